@@ -1,0 +1,98 @@
+"""Harness settings: command-line options over [tool.harness] in pyproject.toml over defaults, resolved once."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+
+DEFAULT_BASE_MODEL = "demo:base"
+DEFAULT_TUNED_MODEL = "demo:clauses-replay"
+
+
+@dataclass(frozen=True)
+class HarnessConfig:
+    """Everything the plugin needs to know, after options and pyproject.toml are merged."""
+
+    rootdir: Path
+    base_model: str = DEFAULT_BASE_MODEL
+    tuned_model: str = DEFAULT_TUNED_MODEL
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    allow_download: bool = False
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 16
+    eval_data: Path | None = None
+    cache_dir: Path | None = None
+    threads: int = 0
+    seed: int = 0
+
+    @property
+    def eval_data_dir(self) -> Path:
+        return self.eval_data or self.rootdir / "fixtures" / "data"
+
+    @property
+    def harness_cache_dir(self) -> Path:
+        return self.cache_dir or Path(os.environ.get("HARNESS_CACHE_DIR") or self.rootdir / ".harness")
+
+
+# option dest -> (config field, type)
+OPTION_FIELDS = {f.name: f.type for f in fields(HarnessConfig) if f.name != "rootdir"}
+
+
+def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
+    """The [tool.harness] table of rootdir/pyproject.toml, or {} when there is none."""
+    path = rootdir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise HarnessError(f"{path}: not valid TOML ({exc})", hint="fix the syntax error it names") from None
+    table = data.get("tool", {}).get("harness", {})
+    if not isinstance(table, dict):
+        raise HarnessError(f"{path}: [tool.harness] must be a table")
+    return table
+
+
+def _coerce(name: str, value: Any, source: str, rootdir: Path) -> Any:
+    kind = OPTION_FIELDS[name]
+    if "Path" in str(kind):
+        return None if value in (None, "") else (rootdir / Path(str(value)).expanduser()).resolve()
+    if kind in ("bool", bool):
+        if isinstance(value, bool):
+            return value
+        raise HarnessError(f"{source}: {name} must be true or false, got {value!r}")
+    if kind in ("int", int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise HarnessError(f"{source}: {name} must be a whole number, got {value!r}") from None
+    return str(value)
+
+
+def resolve_config(rootdir: Path, cli: dict[str, Any]) -> HarnessConfig:
+    """Merge command-line values (None = not given) over [tool.harness] over the defaults."""
+    table = read_pyproject_table(rootdir)
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name == "gate":
+            continue  # gate rules are read by the gate
+        if name not in OPTION_FIELDS:
+            known = ", ".join(sorted(OPTION_FIELDS))
+            raise HarnessError(
+                f"{rootdir / 'pyproject.toml'}: unknown key {key!r} in [tool.harness]", hint=f"use one of: {known}"
+            )
+        values[name] = _coerce(name, value, f"{rootdir / 'pyproject.toml'} [tool.harness]", rootdir)
+    for name, value in cli.items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}", Path.cwd())
+    if values.get("batch_size", 1) < 1:
+        raise HarnessError(f"batch size must be at least 1, got {values['batch_size']}", hint="pass --batch-size 16")
+    return HarnessConfig(rootdir=rootdir, **values)

@@ -1,0 +1,232 @@
+"""The transformers (+ peft) backend: batched greedy generation and log-likelihood scoring."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from harness.models.base import DecodingSettings, Generation, Loglikelihood, RollingLoglikelihood
+from harness.models.windows import rolling_windows, split_context_continuation
+
+# Progress bars appear only for runs at least this long (in requests).
+PROGRESS_MIN_ITEMS = 64
+
+
+class PromptTruncatedWarning(UserWarning):
+    """An input was longer than the model's context window and was cut from the left."""
+
+
+class HFModel:
+    """A causal LM from transformers, optionally with a PEFT adapter that can be switched off.
+
+    Two HFModel objects can share one module: the base model of an adapter pair is the same
+    weights with the adapter disabled, so base + tuned cost one copy of the weights.
+    """
+
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        tokenizer: Any,
+        *,
+        role: str,
+        name: str,
+        fingerprint: str,
+        adapter_enabled: bool = True,
+        batch_size: int = 16,
+    ) -> None:
+        self.module = module
+        self.tokenizer = tokenizer
+        self.role = role
+        self.name = name
+        self.fingerprint = fingerprint
+        self.batch_size = batch_size
+        self._adapter_enabled = adapter_enabled
+        self._generations: dict[tuple[str, str], Generation] = {}
+        self._warned_truncation = False
+        config = module.config
+        self.context_window = int(getattr(config, "max_position_embeddings", 0) or tokenizer.model_max_length)
+        self.device = next(module.parameters()).device
+        self.eos_id = tokenizer.eos_token_id
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.eos_id
+
+    def __repr__(self) -> str:
+        return f"HFModel(role={self.role!r}, name={self.name!r})"
+
+    # -- internals -------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _active(self) -> Iterator[None]:
+        """Run the module with this model's adapter state (disabled for the base of a pair)."""
+        disable = getattr(self.module, "disable_adapter", None)
+        ctx = disable() if (disable is not None and not self._adapter_enabled) else contextlib.nullcontext()
+        with torch.inference_mode(), ctx:
+            yield
+
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _batches(self, order: list[int], desc: str) -> Iterator[list[int]]:
+        """Yield index batches in the given (length-sorted) order, with a progress bar on long runs."""
+        bar = tqdm(
+            total=len(order),
+            desc=f"{self.role}: {desc}",
+            disable=len(order) < PROGRESS_MIN_ITEMS or None,
+            leave=False,
+            unit="req",
+        )
+        with bar:
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start : start + self.batch_size]
+                yield batch
+                bar.update(len(batch))
+
+    def _warn_truncated(self, n_tokens: int, limit: int) -> None:
+        if not self._warned_truncation:
+            self._warned_truncation = True
+            warnings.warn(
+                f"{self.name} ({self.role}): an input of {n_tokens} tokens is longer than the "
+                f"{limit} tokens that fit the context window; inputs are cut from the left "
+                "(this is said once per model)",
+                PromptTruncatedWarning,
+                stacklevel=3,
+            )
+
+    # -- generation ------------------------------------------------------------------------------
+
+    def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
+        """Greedy completions, batched longest-first; each result is cut at the first stop string."""
+        key = settings.key()
+        todo = [i for i, p in enumerate(prompts) if (p, key) not in self._generations]
+        unique_todo = list(dict.fromkeys(prompts[i] for i in todo))
+        if unique_todo:
+            for prompt, gen in zip(unique_todo, self._generate_uncached(unique_todo, settings), strict=True):
+                self._generations[(prompt, key)] = gen
+        return [self._generations[(p, key)] for p in prompts]
+
+    def _generate_uncached(self, prompts: list[str], settings: DecodingSettings) -> list[Generation]:
+        limit = max(1, self.context_window - settings.max_new_tokens)
+        encoded: list[list[int]] = []
+        truncated: list[bool] = []
+        for prompt in prompts:
+            ids = self._encode(prompt) or [self.eos_id]
+            cut = len(ids) > limit
+            if cut:
+                self._warn_truncated(len(ids), limit)
+                ids = ids[-limit:]
+            encoded.append(ids)
+            truncated.append(cut)
+        order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+        results: list[Generation | None] = [None] * len(prompts)
+        for batch in self._batches(order, "generate"):
+            width = max(len(encoded[i]) for i in batch)
+            input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                ids = encoded[i]
+                input_ids[row, width - len(ids) :] = torch.tensor(ids)
+                attention[row, width - len(ids) :] = 1
+            started = time.perf_counter()
+            with self._active():
+                output = self.module.generate(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=attention.to(self.device),
+                    max_new_tokens=settings.max_new_tokens,
+                    do_sample=False,
+                    num_beams=1,
+                    pad_token_id=self.pad_id,
+                    eos_token_id=self.eos_id,
+                    stop_strings=list(settings.stop) or None,
+                    tokenizer=self.tokenizer if settings.stop else None,
+                )
+            seconds = (time.perf_counter() - started) / len(batch)
+            for row, i in enumerate(batch):
+                new_tokens = output[row, width:].tolist()
+                if self.eos_id in new_tokens:
+                    new_tokens = new_tokens[: new_tokens.index(self.eos_id)]
+                text = self.tokenizer.decode(new_tokens, skip_special_tokens=True)
+                text = _cut_at_stop(text, settings.stop)
+                n_tokens = len(self._encode(text)) if text else 0
+                results[i] = Generation(text=text, n_tokens=n_tokens, seconds=seconds, prompt_truncated=truncated[i])
+        return [r for r in results if r is not None]
+
+    # -- scoring ---------------------------------------------------------------------------------
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
+        """log P(continuation | context) for each pair, and whether greedy decoding would produce it."""
+        pairs = []
+        for context, continuation in requests:
+            if context:
+                ctx_ids, cont_ids = split_context_continuation(self._encode, context, continuation)
+            else:
+                ctx_ids, cont_ids = [self.eos_id], self._encode(continuation)
+            pairs.append((ctx_ids, cont_ids))
+        scored = self._score_tokens(pairs, "loglikelihood")
+        return [Loglikelihood(lp, greedy, len(cont)) for (lp, greedy), (_, cont) in zip(scored, pairs, strict=True)]
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[RollingLoglikelihood]:
+        """Total log-likelihood of each text, in disjoint windows that fit the context (for perplexity)."""
+        windows: list[tuple[list[int], list[int]]] = []
+        owners: list[int] = []
+        counts: list[int] = []
+        for index, text in enumerate(texts):
+            tokens = self._encode(text)
+            counts.append(len(tokens))
+            for window in rolling_windows(tokens, self.eos_id, self.context_window):
+                windows.append(window)
+                owners.append(index)
+        totals = [0.0] * len(texts)
+        for owner, (logprob, _) in zip(owners, self._score_tokens(windows, "perplexity"), strict=True):
+            totals[owner] += logprob
+        return [RollingLoglikelihood(total, n) for total, n in zip(totals, counts, strict=True)]
+
+    def _score_tokens(self, pairs: Sequence[tuple[list[int], list[int]]], desc: str) -> list[tuple[float, bool]]:
+        """Sum of continuation log-probs for (context ids, continuation ids) pairs, batched longest-first."""
+        inputs: list[list[int]] = []
+        for ctx, cont in pairs:
+            if not cont:
+                inputs.append([])
+                continue
+            whole = (ctx + cont)[-(self.context_window + 1) :][:-1]
+            if len(ctx) + len(cont) - 1 > self.context_window:
+                self._warn_truncated(len(ctx) + len(cont), self.context_window)
+            inputs.append(whole)
+        results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
+        order = sorted((i for i in range(len(pairs)) if inputs[i]), key=lambda i: (-len(inputs[i]), i))
+        for batch in self._batches(order, desc):
+            width = max(len(inputs[i]) for i in batch)
+            input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, i in enumerate(batch):
+                input_ids[row, : len(inputs[i])] = torch.tensor(inputs[i])
+                attention[row, : len(inputs[i])] = 1
+            with self._active():
+                logits = self.module(
+                    input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)
+                ).logits
+                logprobs = F.log_softmax(logits.float(), dim=-1)
+            for row, i in enumerate(batch):
+                cont = pairs[i][1]
+                end = len(inputs[i])
+                span = logprobs[row, end - len(cont) : end]
+                target = torch.tensor(cont, device=span.device)
+                total = span.gather(-1, target.unsqueeze(-1)).sum().item()
+                greedy = bool((span.argmax(-1) == target).all().item())
+                results[i] = (total, greedy)
+        return results
+
+
+def _cut_at_stop(text: str, stops: Sequence[str]) -> str:
+    """The text before the earliest stop string."""
+    cut = len(text)
+    for stop in stops:
+        at = text.find(stop)
+        if at != -1:
+            cut = min(cut, at)
+    return text[:cut]

@@ -1,0 +1,303 @@
+"""Turn --base-model / --tuned-model into a loaded ModelPair, safely and with clear errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.models.base import ModelPair
+from harness.models.fingerprint import DigestCache, combine, fingerprint_directory
+
+log = logging.getLogger("harness")
+
+DEMO_PREFIX = "demo:"
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """How models are loaded. The defaults are the safe ones."""
+
+    allow_pickle: bool = False
+    trust_remote_code: bool = False
+    allow_download: bool = False
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 16
+    cache_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class ResolvedSpec:
+    """A model option resolved to something loadable."""
+
+    option: str
+    spec: str
+    location: str  # a local directory, or a hub id when downloads are allowed
+    is_local: bool
+    is_adapter: bool
+
+
+def resolve_spec(spec: str, option: str, options: LoadOptions) -> ResolvedSpec:
+    """Resolve `demo:NAME`, a local directory or (only with --allow-download) a hub id."""
+    if spec.startswith(DEMO_PREFIX):
+        location = str(_demo_location(spec[len(DEMO_PREFIX) :], option))
+    else:
+        location = os.path.expanduser(spec)
+    path = Path(location)
+    looks_like_hub_id = not path.exists() and not location.startswith((".", "/", "~")) and location.count("/") == 1
+    if looks_like_hub_id and options.allow_download:
+        return ResolvedSpec(option, spec, location, False, False)
+    if looks_like_hub_id:
+        raise HarnessError(
+            f"{option} {spec!r} is not a local directory, and the harness does not download models by default",
+            hint=f"pass the path of a local model directory, or add --allow-download to fetch {spec!r} from a hub",
+        )
+    _check_directory(path, option, options)
+    return ResolvedSpec(option, spec, str(path.resolve()), True, (path / "adapter_config.json").is_file())
+
+
+def _demo_location(name: str, option: str) -> Path:
+    try:
+        from fixtures.demo import ensure_demo_stack
+    except ImportError as exc:
+        raise HarnessError(
+            f"{option} demo:{name}: the demo models are built by fixtures/ in the harness repository ({exc})",
+            hint="run pytest from a clone of the harness repository, or pass a model directory",
+        ) from None
+    stack = ensure_demo_stack()
+    if name == "base":
+        return stack.base
+    if name in stack.adapters:
+        return stack.adapters[name]
+    known = ", ".join(["demo:base"] + [f"demo:{n}" for n in sorted(stack.adapters)])
+    raise HarnessError(f"{option} demo:{name} is not a demo model", hint=f"use one of: {known}")
+
+
+def _check_directory(path: Path, option: str, options: LoadOptions) -> None:
+    """Fail early, naming the option and the fix, on a missing, empty or pickle-only directory."""
+    if not path.exists():
+        raise HarnessError(
+            f"{option} {path}: no such directory", hint="check the path (it is read relative to the current directory)"
+        )
+    if not path.is_dir():
+        raise HarnessError(
+            f"{option} {path} is a file, not a model directory",
+            hint="pass the directory that holds config.json or adapter_config.json",
+        )
+    files = [p for p in path.iterdir() if p.is_file()]
+    if not files:
+        raise HarnessError(f"{option} {path} is empty", hint="point it at a directory written by save_pretrained()")
+    is_adapter = (path / "adapter_config.json").is_file()
+    if not is_adapter and not (path / "config.json").is_file():
+        raise HarnessError(
+            f"{option} {path} has neither config.json (a full model) nor adapter_config.json (a PEFT adapter)",
+            hint="point it at a directory written by save_pretrained()",
+        )
+    safetensors = [p for p in files if p.suffix == ".safetensors"]
+    pickles = [p for p in files if p.suffix in PICKLE_SUFFIXES]
+    if not safetensors and pickles and not options.allow_pickle:
+        names = ", ".join(sorted(p.name for p in pickles)[:3])
+        raise HarnessError(
+            f"{option} {path} holds only pickle weights ({names}); loading a pickle can run arbitrary code",
+            hint="convert the checkpoint to safetensors (save_pretrained(..., safe_serialization=True)), "
+            "or pass --allow-pickle if you trust where it came from",
+        )
+    if not safetensors and not pickles:
+        raise HarnessError(
+            f"{option} {path} holds no weights (*.safetensors)",
+            hint="point it at a directory written by save_pretrained()",
+        )
+
+
+def _torch_settings(options: LoadOptions) -> tuple[Any, Any]:
+    import torch
+
+    if options.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(options.device)
+        except RuntimeError:
+            raise HarnessError(
+                f"--device {options.device!r} is not a torch device", hint="use auto, cpu, cuda or cuda:N"
+            ) from None
+    if options.dtype == "auto":
+        dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    else:
+        dtype = getattr(torch, options.dtype, None)
+        if not isinstance(dtype, torch.dtype):
+            raise HarnessError(
+                f"--dtype {options.dtype!r} is not a torch dtype", hint="use auto, float32, bfloat16 or float16"
+            )
+    return device, dtype
+
+
+def _load_tokenizer(location: str, options: LoadOptions, notes: list[str]) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        location, local_files_only=not options.allow_download, trust_remote_code=options.trust_remote_code
+    )
+    if tokenizer.pad_token_id is None:
+        if tokenizer.eos_token_id is None:
+            raise HarnessError(
+                f"the tokenizer in {location} has neither a pad nor an eos token",
+                hint="add an eos_token to its tokenizer_config.json",
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+        notes.append(
+            f"tokenizer of {location} has no pad token: padding with eos ({tokenizer.eos_token!r}), left-padded"
+        )
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def _has_tokenizer(path: Path) -> bool:
+    return any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "tokenizer.model"))
+
+
+def _load_causal_lm(location: str, options: LoadOptions, device: Any, dtype: Any) -> Any:
+    from transformers import AutoModelForCausalLM
+
+    try:
+        module = AutoModelForCausalLM.from_pretrained(
+            location,
+            dtype=dtype,
+            use_safetensors=None if options.allow_pickle else True,
+            local_files_only=not options.allow_download,
+            trust_remote_code=options.trust_remote_code,
+        )
+    except (OSError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise HarnessError(f"could not load a causal LM from {location}: {first}") from None
+    return module.to(device).eval()
+
+
+def check_adapter_fits(adapter_dir: Path, base_module: Any, base_location: str) -> None:
+    """Refuse an adapter whose LoRA shapes do not fit the base model's layers, naming the first misfit."""
+    from safetensors import safe_open
+
+    weights = adapter_dir / "adapter_model.safetensors"
+    if not weights.is_file():
+        return
+    modules = dict(base_module.named_modules())
+    with safe_open(str(weights), framework="pt") as handle:
+        for key in sorted(handle.keys()):
+            if ".lora_A." not in key and ".lora_B." not in key:
+                continue
+            module_name = key.split(".lora_")[0].removeprefix("base_model.model.")
+            target = modules.get(module_name)
+            shape = handle.get_slice(key).get_shape()
+            if target is None or not hasattr(target, "weight"):
+                raise HarnessError(
+                    f"adapter {adapter_dir} does not fit base model {base_location}: "
+                    f"the base has no layer {module_name!r}",
+                    hint="pass the base model the adapter was trained on with --base-model",
+                )
+            out_features, in_features = target.weight.shape[:2]
+            fits = shape[1] == in_features if ".lora_A." in key else shape[0] == out_features
+            if not fits:
+                raise HarnessError(
+                    f"adapter {adapter_dir} does not fit base model {base_location}: layer {module_name!r} is "
+                    f"{out_features}x{in_features} in the base, "
+                    f"but the adapter's {key.split('.')[-2]} has shape {list(shape)}",
+                    hint="pass the base model the adapter was trained on with --base-model",
+                )
+
+
+def _adapter_base_name(adapter_dir: Path) -> str:
+    try:
+        config = json.loads((adapter_dir / "adapter_config.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise HarnessError(f"{adapter_dir / 'adapter_config.json'} is not valid JSON: {exc}") from None
+    return str(config.get("base_model_name_or_path") or "")
+
+
+def _warn_on_base_name(adapter_dir: Path, base: ResolvedSpec, notes: list[str]) -> None:
+    recorded = _adapter_base_name(adapter_dir)
+    if not recorded:
+        return
+    recorded_path = Path(recorded).expanduser()
+    if recorded_path.exists():
+        if recorded_path.resolve() != Path(base.location).resolve():
+            notes.append(
+                f"adapter {adapter_dir} was trained on {recorded}, evaluated on {base.location} (shapes match)"
+            )
+    elif Path(recorded).name != Path(base.location).name:
+        notes.append(f"adapter {adapter_dir} names base {recorded!r}; evaluated on {base.location} (shapes match)")
+
+
+def load_pair(base_spec: str, tuned_spec: str, options: LoadOptions = LoadOptions()) -> ModelPair:
+    """Load the base model and its fine-tune. An adapter on the base shares the base's weights."""
+    import torch  # noqa: F401  (import cost paid here, not at plugin import)
+
+    from harness.models.hf import HFModel
+
+    base = resolve_spec(base_spec, "--base-model", options)
+    tuned = resolve_spec(tuned_spec, "--tuned-model", options)
+    if base.is_adapter:
+        raise HarnessError(
+            f"--base-model {base_spec} is a PEFT adapter (it has adapter_config.json)",
+            hint="pass the full base model as --base-model and the adapter as --tuned-model",
+        )
+    device, dtype = _torch_settings(options)
+    digests = DigestCache(options.cache_dir / "fingerprints.json" if options.cache_dir else None)
+    notes: list[str] = []
+    base_fp = fingerprint_directory(Path(base.location), digests) if base.is_local else f"hub:{base.location}"
+    base_tokenizer = _load_tokenizer(base.location, options, notes)
+    base_module = _load_causal_lm(base.location, options, device, dtype)
+
+    def make(module: Any, tokenizer: Any, role: str, spec: str, fp: str, adapter_enabled: bool = True) -> HFModel:
+        return HFModel(
+            module,
+            tokenizer,
+            role=role,
+            name=spec,
+            fingerprint=fp,
+            adapter_enabled=adapter_enabled,
+            batch_size=options.batch_size,
+        )
+
+    if tuned.is_adapter:
+        from peft import PeftModel
+
+        adapter_dir = Path(tuned.location)
+        check_adapter_fits(adapter_dir, base_module, base.location)
+        _warn_on_base_name(adapter_dir, base, notes)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # peft calls transformers' deprecated names
+                shared = PeftModel.from_pretrained(base_module, str(adapter_dir), is_trainable=False).eval()
+        except (OSError, ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0]
+            raise HarnessError(f"could not load the PEFT adapter {adapter_dir}: {first}") from None
+        tuned_tokenizer = (
+            _load_tokenizer(tuned.location, options, notes) if _has_tokenizer(adapter_dir) else base_tokenizer
+        )
+        tuned_fp = combine(base_fp, fingerprint_directory(adapter_dir, digests))
+        pair = ModelPair(
+            base=make(shared, base_tokenizer, "base", base_spec, base_fp, adapter_enabled=False),
+            tuned=make(shared, tuned_tokenizer, "tuned", tuned_spec, tuned_fp),
+            shares_weights=True,
+            notes=notes,
+        )
+    else:
+        tuned_module = _load_causal_lm(tuned.location, options, device, dtype)
+        tuned_tokenizer = _load_tokenizer(tuned.location, options, notes)
+        tuned_fp = fingerprint_directory(Path(tuned.location), digests) if tuned.is_local else f"hub:{tuned.location}"
+        pair = ModelPair(
+            base=make(base_module, base_tokenizer, "base", base_spec, base_fp),
+            tuned=make(tuned_module, tuned_tokenizer, "tuned", tuned_spec, tuned_fp),
+            notes=notes,
+        )
+    digests.save()
+    for note in dict.fromkeys(notes):
+        log.info(note)
+    return pair

@@ -1,0 +1,252 @@
+"""The pytest plugin: options, fixtures and hooks only. Heavy modules are imported when first needed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.config import resolve_config
+from harness.errors import HarnessError
+from harness.records import BASE, ROLES, TUNED, MetricRecord
+from harness.session import HarnessSession, get_session, session_key, worker_threads
+
+_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--base-model", {"help": "base model: a local directory or demo:base (default: demo:base)"}),
+    (
+        "--tuned-model",
+        {
+            "help": "fine-tuned model: a full model or PEFT adapter directory, or demo:NAME "
+            "(default: demo:clauses-replay)"
+        },
+    ),
+    (
+        "--allow-pickle",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "allow loading pickle (.bin/.pt) checkpoints; they can run code on load",
+        },
+    ),
+    (
+        "--trust-remote-code",
+        {"action": "store_true", "default": None, "help": "allow model repositories to run their own Python code"},
+    ),
+    (
+        "--allow-download",
+        {"action": "store_true", "default": None, "help": "allow fetching models from a hub (off: local paths only)"},
+    ),
+    ("--device", {"help": "torch device: auto, cpu, cuda, cuda:N (default: auto)"}),
+    ("--dtype", {"help": "weights dtype: auto, float32, bfloat16, float16 (default: auto)"}),
+    ("--batch-size", {"help": "requests per forward pass (default: 16)"}),
+    ("--eval-data", {"help": "directory of eval sets the suites read (default: fixtures/data)"}),
+    (
+        "--harness-cache-dir",
+        {"dest": "harness_cache_dir", "help": "where demo models and caches live (default: .harness/)"},
+    ),
+    ("--threads", {"help": "torch threads per process (default: cores / xdist workers)"}),
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "LLM promotion harness")
+    for flag, kwargs in _OPTIONS:
+        kwargs = {"dest": "harness_" + flag[2:].replace("-", "_"), "default": None, **kwargs}
+        group.addoption(flag, **kwargs)
+
+
+def _cli_values(config: pytest.Config) -> dict[str, Any]:
+    names = {
+        "base_model": "harness_base_model",
+        "tuned_model": "harness_tuned_model",
+        "allow_pickle": "harness_allow_pickle",
+        "trust_remote_code": "harness_trust_remote_code",
+        "allow_download": "harness_allow_download",
+        "device": "harness_device",
+        "dtype": "harness_dtype",
+        "batch_size": "harness_batch_size",
+        "eval_data": "harness_eval_data",
+        "cache_dir": "harness_cache_dir",
+        "threads": "harness_threads",
+    }
+    return {field: config.getoption(dest) for field, dest in names.items()}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        harness_config = resolve_config(config.rootpath, _cli_values(config))
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    threads = str(worker_threads(harness_config))
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ.setdefault(variable, threads)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_OFFLINE", "0" if harness_config.allow_download else "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    config.stash[session_key] = HarnessSession(harness_config)
+    config.addinivalue_line("markers", "harness_roles(*roles): run a `model` test only on these roles")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistController(config), "harness-xdist")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test that takes `model` runs once per role, with ids [base] and [tuned]."""
+    if "model" in metafunc.fixturenames:
+        marker = metafunc.definition.get_closest_marker("harness_roles")
+        roles = [r for r in ROLES if marker is None or r in marker.args]
+        metafunc.parametrize("model", roles, ids=roles, indirect=True, scope="function")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Show a HarnessError as its message (file, line, fix), not a traceback from inside the harness."""
+    report = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(HarnessError):
+        report.longrepr = f"HarnessError: {call.excinfo.value}"
+    return report
+
+
+# -- fixtures ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def harness_session(request: pytest.FixtureRequest) -> HarnessSession:
+    """This process's harness state (config, models, records)."""
+    return get_session(request.config)
+
+
+@pytest.fixture(scope="session")
+def model_pair(harness_session: HarnessSession) -> Any:
+    """Base and tuned models, loaded once per process; an adapter pair shares one copy of the weights."""
+    return harness_session.model_pair()
+
+
+@pytest.fixture(scope="session")
+def base_model(model_pair: Any) -> Any:
+    """The base model (for an adapter pair: the same weights with the adapter switched off)."""
+    return model_pair.base
+
+
+@pytest.fixture(scope="session")
+def tuned_model(model_pair: Any) -> Any:
+    """The fine-tuned model."""
+    return model_pair.tuned
+
+
+@pytest.fixture
+def model(request: pytest.FixtureRequest, model_pair: Any) -> Any:
+    """The base or the tuned model: a test taking `model` runs once for each ([base] / [tuned])."""
+    return model_pair.by_role(request.param)
+
+
+@pytest.fixture(scope="session")
+def eval_set(harness_session: HarnessSession) -> Callable[..., Any]:
+    """Load an eval set by name from --eval-data (any of .jsonl/.csv/.parquet), validated against a schema."""
+    from harness.data import find_eval_file, load_eval_set
+
+    loaded: dict[tuple[str, str], Any] = {}
+
+    def load(name: str, schema: Any) -> Any:
+        key = (name, schema.name)
+        if key not in loaded:
+            path = find_eval_file(harness_session.config.eval_data_dir, name)
+            loaded[key] = load_eval_set(path, schema, name=name)
+        return loaded[key]
+
+    return load
+
+
+@pytest.fixture
+def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSession) -> Callable[..., Any]:
+    """Record a MetricResult for the summary table (and the gate): `record_metric(result, floor=0.5)`.
+
+    The role comes from the test's `model` parameter, or pass role="base"/"tuned" explicitly.
+    `floor` (or `ceiling` for lower-is-better metrics) fails the test at once when the tuned model misses it.
+    """
+    node = request.node
+    suite = Path(str(node.path)).resolve()
+    try:
+        suite_name = suite.relative_to(request.config.rootpath.resolve()).as_posix()
+    except ValueError:
+        suite_name = suite.name
+    callspec = getattr(node, "callspec", None)
+    default_role = callspec.params.get("model") if callspec else None
+
+    def record(result: Any, *, role: str | None = None, eval_set: Any = None, **rules: Any) -> Any:
+        __tracebackhide__ = True
+        role = role or default_role
+        if role not in ROLES:
+            raise HarnessError(
+                f"record_metric({result.name!r}) in {node.nodeid}: cannot tell whether this is the base or tuned model",
+                hint="take the `model` fixture, or pass role='base' or role='tuned'",
+            )
+        model = harness_session.model_pair().by_role(role)
+        harness_session.record(
+            MetricRecord(
+                suite=suite_name,
+                test=node.originalname if hasattr(node, "originalname") else node.name,
+                role=role,
+                result=result,
+                model=model.name,
+                model_fingerprint=model.fingerprint,
+                data_fingerprint=getattr(eval_set, "fingerprint", ""),
+                rules=rules,
+            )
+        )
+        if role == TUNED:
+            _check_bounds(result, rules)
+        return result
+
+    return record
+
+
+def _check_bounds(result: Any, rules: dict[str, Any]) -> None:
+    __tracebackhide__ = True
+    floor, ceiling = rules.get("floor"), rules.get("ceiling")
+    if floor is not None and result.value < floor:
+        pytest.fail(f"{result.name} is below its floor: tuned {result.format()} < {floor}", pytrace=False)
+    if ceiling is not None and result.value > ceiling:
+        pytest.fail(f"{result.name} is above its ceiling: tuned {result.format()} > {ceiling}", pytrace=False)
+
+
+# -- end of run ---------------------------------------------------------------------------------
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """On an xdist worker, hand this worker's records to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["harness_records"] = [r.to_dict() for r in get_session(session.config).records]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if hasattr(config, "workerinput"):
+        return
+    harness = get_session(config)
+    if not harness.records:
+        return
+    from harness.report import comparison_lines
+
+    terminalreporter.section("base vs tuned")
+    for line in comparison_lines(harness.sorted_records()):
+        terminalreporter.write_line(line)
+
+
+class _XdistController:
+    """Registered only when pytest-xdist is present: merges the workers' records on the controller."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        records = getattr(node, "workeroutput", {}).get("harness_records", [])
+        harness = get_session(self.config)
+        for data in records:
+            harness.record(MetricRecord.from_dict(data))
+
+
+__all__ = ["BASE", "TUNED"]

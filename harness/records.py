@@ -1,0 +1,93 @@
+"""What a test run measured, as plain records that travel from xdist workers to the controller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.metrics.result import MetricResult
+
+BASE, TUNED = "base", "tuned"
+ROLES = (BASE, TUNED)
+
+
+def result_to_dict(result: MetricResult) -> dict[str, Any]:
+    """A JSON-safe dict of a MetricResult (keys sorted, per-item ids sorted)."""
+    return {
+        "name": result.name,
+        "value": float(result.value),
+        "ci": [float(result.ci[0]), float(result.ci[1])],
+        "n": int(result.n),
+        "per_item": {k: float(result.per_item[k]) for k in sorted(result.per_item)},
+        "higher_is_better": bool(result.higher_is_better),
+        "unit": result.unit,
+        "details": _json_safe(dict(result.details)),
+    }
+
+
+def result_from_dict(data: dict[str, Any]) -> MetricResult:
+    return MetricResult(
+        name=data["name"],
+        value=float(data["value"]),
+        ci=(float(data["ci"][0]), float(data["ci"][1])),
+        n=int(data["n"]),
+        per_item=dict(data["per_item"]),
+        higher_is_better=bool(data["higher_is_better"]),
+        unit=data.get("unit", ""),
+        details=data.get("details", {}),
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, float | int | str | bool) or value is None:
+        return value
+    return str(value)
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One metric measured by one test on one model role, with the gate rules the test attached."""
+
+    suite: str  # the test module's path relative to rootdir, e.g. "suites/test_general.py"
+    test: str  # test function name without parameters
+    role: str
+    result: MetricResult
+    model: str = ""
+    model_fingerprint: str = ""
+    data_fingerprint: str = ""
+    rules: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.suite, self.result.name, self.role)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "test": self.test,
+            "role": self.role,
+            "model": self.model,
+            "model_fingerprint": self.model_fingerprint,
+            "data_fingerprint": self.data_fingerprint,
+            "rules": _json_safe(self.rules),
+            "result": result_to_dict(self.result),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MetricRecord:
+        return cls(
+            suite=data["suite"],
+            test=data["test"],
+            role=data["role"],
+            result=result_from_dict(data["result"]),
+            model=data.get("model", ""),
+            model_fingerprint=data.get("model_fingerprint", ""),
+            data_fingerprint=data.get("data_fingerprint", ""),
+            rules=dict(data.get("rules", {})),
+        )

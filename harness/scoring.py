@@ -1,0 +1,67 @@
+"""Ask a model about an eval set: multiple-choice picks, greedy answers, rolling log-likelihoods.
+
+Scoring follows lm-evaluation-harness: a choice is scored by the summed log-probability of
+" " + choice after the prompt (`acc`), or that sum divided by the choice's length in characters
+(`acc_norm`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.data import EvalSet
+from harness.models.base import DecodingSettings, Generation, Model, RollingLoglikelihood
+
+TARGET_DELIMITER = " "
+
+
+@dataclass(frozen=True)
+class Choices:
+    """A model's picks on a multiple-choice eval set, in eval-set order."""
+
+    ids: list[str]
+    answers: list[str]
+    picks: list[str]  # argmax of summed log-prob (lm-eval `acc`)
+    picks_norm: list[str]  # argmax of log-prob per character (lm-eval `acc_norm`)
+    logprobs: list[list[float]]
+
+
+def multiple_choice(model: Model, eval_set: EvalSet) -> Choices:
+    """Score every choice of every item in one batched pass and pick the most likely."""
+    requests = [(row["prompt"], f"{TARGET_DELIMITER}{choice}") for row in eval_set for choice in row["choices"]]
+    scores = iter(model.loglikelihood(requests))
+    picks, picks_norm, all_logprobs = [], [], []
+    for row in eval_set:
+        choices = row["choices"]
+        logprobs = np.array([next(scores).logprob for _ in choices])
+        lengths = np.array([float(len(choice)) for choice in choices])
+        picks.append(choices[int(np.argmax(logprobs))])
+        picks_norm.append(choices[int(np.argmax(logprobs / lengths))])
+        all_logprobs.append(logprobs.tolist())
+    return Choices(eval_set.ids, eval_set["answer"], picks, picks_norm, all_logprobs)
+
+
+@dataclass(frozen=True)
+class Answers:
+    """A model's greedy answers to a generation eval set, in eval-set order."""
+
+    ids: list[str]
+    references: list[str]
+    generations: list[Generation]
+
+    @property
+    def texts(self) -> list[str]:
+        return [g.text.strip() for g in self.generations]
+
+
+def answers(model: Model, eval_set: EvalSet, settings: DecodingSettings) -> Answers:
+    """Greedy answers to each prompt (cut at the settings' stop strings)."""
+    return Answers(eval_set.ids, eval_set["reference"], model.generate(eval_set["prompt"], settings))
+
+
+def rolling_loglikelihoods(model: Model, texts: Sequence[str]) -> list[RollingLoglikelihood]:
+    """Whole-text log-likelihoods for perplexity (rolling windows past the context length)."""
+    return model.loglikelihood_rolling(list(texts))

@@ -1,0 +1,73 @@
+"""Per-process state of a harness run: the resolved config, the models (loaded once), and the records."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pytest
+
+from harness.config import HarnessConfig
+from harness.errors import HarnessError
+from harness.models.base import ModelPair
+from harness.records import MetricRecord
+
+
+def worker_threads(config: HarnessConfig) -> int:
+    """Torch threads for this process: an explicit --threads, else the cores shared among xdist workers."""
+    if config.threads > 0:
+        return config.threads
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // workers)
+
+
+@dataclass
+class HarnessSession:
+    """State shared by the plugin's hooks and fixtures within one pytest process."""
+
+    config: HarnessConfig
+    records: list[MetricRecord] = field(default_factory=list)
+    _pair: ModelPair | None = None
+    _load_error: HarnessError | None = None
+
+    def model_pair(self) -> ModelPair:
+        """Load base and tuned once per process; a load error is raised again, not retried, for every test."""
+        if self._pair is not None:
+            return self._pair
+        if self._load_error is not None:
+            raise self._load_error
+        import torch
+
+        from harness.models.loading import LoadOptions, load_pair
+
+        torch.set_num_threads(worker_threads(self.config))
+        options = LoadOptions(
+            allow_pickle=self.config.allow_pickle,
+            trust_remote_code=self.config.trust_remote_code,
+            allow_download=self.config.allow_download,
+            device=self.config.device,
+            dtype=self.config.dtype,
+            batch_size=self.config.batch_size,
+            cache_dir=self.config.harness_cache_dir,
+        )
+        try:
+            self._pair = load_pair(self.config.base_model, self.config.tuned_model, options)
+        except HarnessError as exc:
+            self._load_error = exc
+            raise
+        return self._pair
+
+    def record(self, record: MetricRecord) -> None:
+        self.records.append(record)
+
+    def sorted_records(self) -> list[MetricRecord]:
+        """Records in a fixed order, so serial and xdist runs report identically."""
+        return sorted(self.records, key=lambda r: (r.suite, r.result.name, r.role, r.test))
+
+
+session_key = pytest.StashKey[HarnessSession]()
+
+
+def get_session(config: pytest.Config) -> HarnessSession:
+    return config.stash[session_key]

@@ -1,0 +1,27 @@
+"""Shared fixtures for the harness's own tests: tiny random models built in seconds, once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="session")
+def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny random base model and a LoRA adapter on it, as save_pretrained directories."""
+    from tiny_models import build_adapter, build_model
+
+    root = tmp_path_factory.mktemp("tiny")
+    base = build_model(root / "base")
+    return {"base": base, "adapter": build_adapter(base, root / "adapter"), "root": root}
+
+
+@pytest.fixture(scope="session")
+def tiny_pair(tiny_dirs: dict[str, Path]):
+    """The tiny base + adapter loaded as a ModelPair (shared weights)."""
+    from harness.models.loading import LoadOptions, load_pair
+
+    return load_pair(str(tiny_dirs["base"]), str(tiny_dirs["adapter"]), LoadOptions(batch_size=3))

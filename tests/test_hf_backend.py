@@ -1,0 +1,115 @@
+"""The transformers + peft backend: batching must not change answers, adapters share weights."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from harness.models.base import DecodingSettings, Model
+from harness.models.hf import PromptTruncatedWarning
+
+PROMPTS = [
+    "The capital of",
+    "Either party may terminate this agreement with",
+    "3 +",
+    "x",
+    "The opposite of hot is cold. The capital of France",
+    "The receiving party shall",
+    "2 + 2 =",
+]
+REQUESTS = [
+    ("The capital of France is", " Paris"),
+    ("", "hello world"),
+    ("3 + 4 =", " 7"),
+    ("a b c " * 5, "d"),
+    ("The opposite of hot is ", "cold"),
+    ("Either party may", " terminate this agreement"),
+]
+
+
+@pytest.mark.parametrize("role", ["base", "tuned"])
+def test_batched_generation_equals_one_at_a_time(tiny_pair, role):
+    model = tiny_pair.by_role(role)
+    settings = DecodingSettings(max_new_tokens=8)
+    batched = model._generate_uncached(PROMPTS, settings)
+    single = [model._generate_uncached([p], settings)[0] for p in PROMPTS]
+    assert [g.text for g in batched] == [g.text for g in single]
+
+
+@pytest.mark.parametrize("role", ["base", "tuned"])
+def test_batched_loglikelihoods_equal_one_at_a_time(tiny_pair, role):
+    model = tiny_pair.by_role(role)
+    batched = model.loglikelihood(REQUESTS)
+    single = [model.loglikelihood([r])[0] for r in REQUESTS]
+    for b, s in zip(batched, single, strict=True):
+        assert b.logprob == pytest.approx(s.logprob, abs=1e-4)
+        assert b.n_tokens == s.n_tokens
+
+
+def test_adapter_pair_shares_one_copy_of_the_weights(tiny_pair):
+    assert tiny_pair.shares_weights
+    assert tiny_pair.base.module is tiny_pair.tuned.module
+    assert isinstance(tiny_pair.base, Model) and isinstance(tiny_pair.tuned, Model)
+    # Same weights, different behaviour: the adapter is off for the base.
+    base_lp = tiny_pair.base.loglikelihood(REQUESTS[:1])[0].logprob
+    tuned_lp = tiny_pair.tuned.loglikelihood(REQUESTS[:1])[0].logprob
+    assert base_lp != pytest.approx(tuned_lp, abs=1e-6)
+    assert tiny_pair.base.fingerprint != tiny_pair.tuned.fingerprint
+
+
+def test_base_of_pair_equals_base_loaded_alone(tiny_dirs, tiny_pair):
+    from harness.models.loading import LoadOptions, load_pair
+
+    alone = load_pair(str(tiny_dirs["base"]), str(tiny_dirs["base"]), LoadOptions()).base
+    assert alone.loglikelihood(REQUESTS)[2].logprob == pytest.approx(
+        tiny_pair.base.loglikelihood(REQUESTS)[2].logprob, abs=1e-5
+    )
+
+
+def test_missing_pad_token_is_handled_with_eos_and_said(tiny_pair):
+    assert tiny_pair.base.tokenizer.pad_token == "</s>"
+    assert any("no pad token" in note for note in tiny_pair.notes)
+
+
+def test_stop_strings_cut_the_answer(tiny_pair):
+    model = tiny_pair.tuned
+    free = model.generate(["The capital of"], DecodingSettings(max_new_tokens=12))[0].text
+    assert len(free) > 2
+    stop = free[1:3]
+    cut = model.generate(["The capital of"], DecodingSettings(max_new_tokens=12, stop=(stop,)))[0].text
+    assert stop not in cut and free.startswith(cut)
+
+
+def test_long_input_is_cut_from_the_left_and_warned_once(tiny_dirs):
+    from harness.models.loading import LoadOptions, load_pair
+
+    model = load_pair(str(tiny_dirs["base"]), str(tiny_dirs["adapter"]), LoadOptions()).tuned
+    long_prompt = "word " * 200
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = model.generate([long_prompt, long_prompt + "x"], DecodingSettings(max_new_tokens=4))
+        model.loglikelihood([(long_prompt, " end")])
+    truncation = [w for w in caught if issubclass(w.category, PromptTruncatedWarning)]
+    assert len(truncation) == 1
+    assert "cut from the left" in str(truncation[0].message)
+    assert all(g.prompt_truncated for g in out)
+
+
+def test_rolling_loglikelihood_counts_every_token_once(tiny_pair):
+    model = tiny_pair.base
+    short, long = "The capital of France is Paris.", "The capital of France is Paris. " * 20
+    results = model.loglikelihood_rolling([short, long])
+    assert results[0].n_tokens == len(model._encode(short))
+    assert results[1].n_tokens == len(model._encode(long)) > model.context_window
+    assert results[1].logprob < results[0].logprob < 0
+    # A text that fits the window scores the same as one continuation after the eos prefix.
+    assert results[0].logprob == pytest.approx(model.loglikelihood([("", short)])[0].logprob, abs=1e-4)
+
+
+def test_generation_results_are_memoised_per_settings(tiny_pair):
+    model = tiny_pair.tuned
+    settings = DecodingSettings(max_new_tokens=5)
+    first = model.generate(["3 +"], settings)[0]
+    again = model.generate(["3 +"], settings)[0]
+    assert again is first

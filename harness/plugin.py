@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import resolve_config
 from harness.errors import HarnessError
-from harness.records import BASE, ROLES, TUNED, MetricRecord
+from harness.records import BASE, ROLES, TUNED, CaseOutcome, MetricRecord
 from harness.session import HarnessSession, get_session, session_key, worker_threads
 
 _OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -90,6 +90,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "harness_roles(*roles): run a `model` test only on these roles")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(config), "harness-xdist")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """Case files (YAML / JSONL) inside a directory named `adversarial` become test items, no Python needed."""
+    if file_path.suffix in (".yaml", ".yml", ".jsonl") and "adversarial" in file_path.parent.parts:
+        from harness.cases import collect_case_file
+
+        return collect_case_file(file_path, parent)
+    return None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -219,7 +228,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """On an xdist worker, hand this worker's records to the controller."""
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
-        workeroutput["harness_records"] = [r.to_dict() for r in get_session(session.config).records]
+        harness = get_session(session.config)
+        workeroutput["harness_records"] = [r.to_dict() for r in harness.records]
+        workeroutput["harness_case_outcomes"] = [o.to_dict() for o in harness.case_outcomes]
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
@@ -247,6 +258,8 @@ class _XdistController:
         harness = get_session(self.config)
         for data in records:
             harness.record(MetricRecord.from_dict(data))
+        for data in getattr(node, "workeroutput", {}).get("harness_case_outcomes", []):
+            harness.record_case(CaseOutcome.from_dict(data))
 
 
 __all__ = ["BASE", "TUNED"]

@@ -91,3 +91,29 @@ class MetricRecord:
             data_fingerprint=data.get("data_fingerprint", ""),
             rules=dict(data.get("rules", {})),
         )
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """Whether one adversarial/behavioural case passed on one model role."""
+
+    group: str  # the case file, relative to rootdir, e.g. "suites/adversarial/citations.yaml"
+    case_id: str
+    role: str
+    passed: bool
+    category: str = ""
+    detail: str = ""  # why it failed, in one line
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "group": self.group,
+            "case_id": self.case_id,
+            "role": self.role,
+            "passed": self.passed,
+            "category": self.category,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseOutcome:
+        return cls(**data)

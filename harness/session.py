@@ -10,7 +10,7 @@ import pytest
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.models.base import ModelPair
-from harness.records import MetricRecord
+from harness.records import CaseOutcome, MetricRecord
 
 
 def worker_threads(config: HarnessConfig) -> int:
@@ -28,6 +28,7 @@ class HarnessSession:
 
     config: HarnessConfig
     records: list[MetricRecord] = field(default_factory=list)
+    case_outcomes: list[CaseOutcome] = field(default_factory=list)
     _pair: ModelPair | None = None
     _load_error: HarnessError | None = None
 
@@ -60,6 +61,9 @@ class HarnessSession:
 
     def record(self, record: MetricRecord) -> None:
         self.records.append(record)
+
+    def record_case(self, outcome: CaseOutcome) -> None:
+        self.case_outcomes.append(outcome)
 
     def sorted_records(self) -> list[MetricRecord]:
         """Records in a fixed order, so serial and xdist runs report identically."""

@@ -60,7 +60,10 @@ class MetricRecord:
     result: MetricResult
     model: str = ""
     model_fingerprint: str = ""
+    base_fingerprint: str = ""
     data_fingerprint: str = ""
+    data_path: str = ""
+    decoding: str = ""
     rules: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -74,7 +77,10 @@ class MetricRecord:
             "role": self.role,
             "model": self.model,
             "model_fingerprint": self.model_fingerprint,
+            "base_fingerprint": self.base_fingerprint,
             "data_fingerprint": self.data_fingerprint,
+            "data_path": self.data_path,
+            "decoding": self.decoding,
             "rules": _json_safe(self.rules),
             "result": result_to_dict(self.result),
         }
@@ -88,7 +94,10 @@ class MetricRecord:
             result=result_from_dict(data["result"]),
             model=data.get("model", ""),
             model_fingerprint=data.get("model_fingerprint", ""),
+            base_fingerprint=data.get("base_fingerprint", ""),
             data_fingerprint=data.get("data_fingerprint", ""),
+            data_path=data.get("data_path", ""),
+            decoding=data.get("decoding", ""),
             rules=dict(data.get("rules", {})),
         )
 

@@ -1,0 +1,152 @@
+"""The baseline store: committed JSON holding the `base` and `promoted` references of each suite module.
+
+One file per suite module (baselines/<suite path>.json), keys sorted and floats rounded so that a
+pull request's diff reads well and a serial run and an xdist run write the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.atomic import atomic_write_text
+from harness.errors import HarnessError
+from harness.metrics.result import MetricResult
+from harness.records import MetricRecord, result_from_dict, result_to_dict
+
+FORMAT_VERSION = 1
+REFERENCES = ("base", "promoted")
+FLOAT_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """A stored metric result and what it was measured on."""
+
+    result: MetricResult
+    test: str
+    model: str
+    model_fingerprint: str
+    base_fingerprint: str
+    data_fingerprint: str
+    data_path: str
+    decoding: str
+    harness_version: str
+    date: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "result": result_to_dict(self.result),
+            "measured_on": {
+                "test": self.test,
+                "model": self.model,
+                "model_fingerprint": self.model_fingerprint,
+                "base_fingerprint": self.base_fingerprint,
+                "data_fingerprint": self.data_fingerprint,
+                "data_path": self.data_path,
+                "decoding": self.decoding,
+                "harness_version": self.harness_version,
+                "date": self.date,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BaselineEntry:
+        on = data["measured_on"]
+        return cls(
+            result=result_from_dict(data["result"]),
+            test=on.get("test", ""),
+            model=on.get("model", ""),
+            model_fingerprint=on.get("model_fingerprint", ""),
+            base_fingerprint=on.get("base_fingerprint", ""),
+            data_fingerprint=on.get("data_fingerprint", ""),
+            data_path=on.get("data_path", ""),
+            decoding=on.get("decoding", ""),
+            harness_version=on.get("harness_version", ""),
+            date=on.get("date", ""),
+        )
+
+    @classmethod
+    def from_record(cls, record: MetricRecord, *, base_fingerprint: str, date: str) -> BaselineEntry:
+        from harness import __version__
+
+        return cls(
+            result=record.result,
+            test=record.test,
+            model=record.model,
+            model_fingerprint=record.model_fingerprint,
+            base_fingerprint=base_fingerprint,
+            data_fingerprint=record.data_fingerprint,
+            data_path=record.data_path,
+            decoding=record.decoding,
+            harness_version=__version__,
+            date=date,
+        )
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, FLOAT_DIGITS) + 0.0  # + 0.0 turns -0.0 into 0.0
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def dumps(document: Mapping[str, Any]) -> str:
+    """Stable JSON text: sorted keys, rounded floats, two-space indent, trailing newline."""
+    return json.dumps(_rounded(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def is_fresh(entry: BaselineEntry, base_fingerprint: str, rootdir: Path) -> bool:
+    """Whether a stored base result still describes this base model on the eval data as it is now."""
+    import hashlib
+
+    if entry.model_fingerprint != base_fingerprint or not entry.data_path:
+        return False
+    data = rootdir / entry.data_path
+    return data.is_file() and hashlib.sha256(data.read_bytes()).hexdigest() == entry.data_fingerprint
+
+
+class BaselineStore:
+    """Reads and writes baselines/<suite>.json files; every write is atomic."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path_for(self, suite: str) -> Path:
+        return self.directory / Path(suite).with_suffix(".json")
+
+    def load(self, suite: str) -> dict[str, dict[str, BaselineEntry]]:
+        """{"base": {metric: entry}, "promoted": {...}} for a suite module; empty when none is stored."""
+        path = self.path_for(suite)
+        if not path.is_file():
+            return {kind: {} for kind in REFERENCES}
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if document.get("format") != FORMAT_VERSION:
+                raise ValueError(f"format {document.get('format')!r}, expected {FORMAT_VERSION}")
+            return {
+                kind: {name: BaselineEntry.from_dict(e) for name, e in document.get(kind, {}).items()}
+                for kind in REFERENCES
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise HarnessError(
+                f"baseline file {path} cannot be read: {exc}",
+                hint=f"restore it from version control (git checkout -- {path}) or delete it and re-record",
+            ) from None
+
+    def write(self, suite: str, kind: str, entries: Mapping[str, BaselineEntry]) -> Path:
+        """Replace the given metrics of one reference in a suite's file, keeping everything else."""
+        stored = self.load(suite)
+        stored[kind] = {**stored[kind], **entries}
+        document: dict[str, Any] = {"format": FORMAT_VERSION, "suite": suite}
+        for ref in REFERENCES:
+            document[ref] = {name: entry.to_dict() for name, entry in sorted(stored[ref].items())}
+        path = self.path_for(suite)
+        atomic_write_text(path, dumps(document))
+        return path

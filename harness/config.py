@@ -29,12 +29,17 @@ class HarnessConfig:
     batch_size: int = 16
     eval_data: Path | None = None
     cache_dir: Path | None = None
+    baselines_dir: Path | None = None
     threads: int = 0
     seed: int = 0
 
     @property
     def eval_data_dir(self) -> Path:
         return self.eval_data or self.rootdir / "fixtures" / "data"
+
+    @property
+    def baselines_directory(self) -> Path:
+        return self.baselines_dir or self.rootdir / "baselines"
 
     @property
     def harness_cache_dir(self) -> Path:
@@ -58,6 +63,19 @@ def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise HarnessError(f"{path}: [tool.harness] must be a table")
     return table
+
+
+def gate_rules(rootdir: Path) -> dict[str, Any]:
+    """[tool.harness.gate.<metric>] tables, parsed into GateRules."""
+    from harness.gate import GateRule
+
+    table = read_pyproject_table(rootdir).get("gate", {})
+    where = f"{rootdir / 'pyproject.toml'} [tool.harness.gate"
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise HarnessError(
+            f"{where}]: each metric needs its own table", hint="write [tool.harness.gate.general_accuracy]"
+        )
+    return {metric: GateRule.parse(rules, f"{where}.{metric}]") for metric, rules in table.items()}
 
 
 def _coerce(name: str, value: Any, source: str, rootdir: Path) -> Any:

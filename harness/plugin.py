@@ -48,6 +48,15 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
         {"dest": "harness_cache_dir", "help": "where demo models and caches live (default: .harness/)"},
     ),
     ("--threads", {"help": "torch threads per process (default: cores / xdist workers)"}),
+    ("--baselines-dir", {"help": "where baselines are stored (default: baselines/)"}),
+]
+
+# Run-workflow flags: command line only.
+_FLAGS: list[tuple[str, str]] = [
+    ("--reuse-base", "take the base model's results from the stored baselines when their fingerprints match"),
+    ("--update-baselines", "rewrite the stored `base` baselines of the selected tests from this run"),
+    ("--promote", "after a passing run, store the tuned model's results as the new `promoted` baseline"),
+    ("--force", "with --promote: promote even though the run failed"),
 ]
 
 
@@ -56,6 +65,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, kwargs in _OPTIONS:
         kwargs = {"dest": "harness_" + flag[2:].replace("-", "_"), "default": None, **kwargs}
         group.addoption(flag, **kwargs)
+    for flag, help_text in _FLAGS:
+        group.addoption(
+            flag, action="store_true", default=False, dest="harness_" + flag[2:].replace("-", "_"), help=help_text
+        )
+    group.addoption("--harness-json", metavar="PATH", default=None, help="write the gate's verdicts as JSON")
+    group.addoption("--harness-markdown", metavar="PATH", default=None, help="write the gate's verdicts as Markdown")
 
 
 def _cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -107,6 +122,28 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         marker = metafunc.definition.get_closest_marker("harness_roles")
         roles = [r for r in ROLES if marker is None or r in marker.args]
         metafunc.parametrize("model", roles, ids=roles, indirect=True, scope="function")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --reuse-base, skip [base] runs whose stored results still match the base model and eval data."""
+    if not config.getoption("harness_reuse_base"):
+        return
+    from harness.baselines import BaselineStore, is_fresh
+
+    harness = get_session(config)
+    try:
+        base_fingerprint = harness.base_fingerprint()
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    store = BaselineStore(harness.config.baselines_directory)
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or callspec.params.get("model") != BASE:
+            continue
+        suite = _relative(Path(str(item.path)), config.rootpath)
+        stored = [e for e in store.load(suite)[BASE].values() if e.test == getattr(item, "originalname", item.name)]
+        if stored and all(is_fresh(e, base_fingerprint, config.rootpath) for e in stored):
+            item.add_marker(pytest.mark.skip(reason=f"base results reused from {store.path_for(suite)}"))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -176,15 +213,13 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
     `floor` (or `ceiling` for lower-is-better metrics) fails the test at once when the tuned model misses it.
     """
     node = request.node
-    suite = Path(str(node.path)).resolve()
-    try:
-        suite_name = suite.relative_to(request.config.rootpath.resolve()).as_posix()
-    except ValueError:
-        suite_name = suite.name
+    suite_name = _relative(Path(str(node.path)), request.config.rootpath)
     callspec = getattr(node, "callspec", None)
     default_role = callspec.params.get("model") if callspec else None
 
-    def record(result: Any, *, role: str | None = None, eval_set: Any = None, **rules: Any) -> Any:
+    def record(
+        result: Any, *, role: str | None = None, eval_set: Any = None, decoding: Any = None, **rules: Any
+    ) -> Any:
         __tracebackhide__ = True
         role = role or default_role
         if role not in ROLES:
@@ -192,7 +227,8 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
                 f"record_metric({result.name!r}) in {node.nodeid}: cannot tell whether this is the base or tuned model",
                 hint="take the `model` fixture, or pass role='base' or role='tuned'",
             )
-        model = harness_session.model_pair().by_role(role)
+        pair = harness_session.model_pair()
+        model = pair.by_role(role)
         harness_session.record(
             MetricRecord(
                 suite=suite_name,
@@ -201,7 +237,10 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
                 result=result,
                 model=model.name,
                 model_fingerprint=model.fingerprint,
+                base_fingerprint=pair.base.fingerprint,
                 data_fingerprint=getattr(eval_set, "fingerprint", ""),
+                data_path=_relative(getattr(eval_set, "path", None), request.config.rootpath),
+                decoding=decoding.key() if decoding is not None else "",
                 rules=rules,
             )
         )
@@ -210,6 +249,15 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
         return result
 
     return record
+
+
+def _relative(path: Path | None, root: Path) -> str:
+    if path is None:
+        return ""
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _check_bounds(result: Any, rules: dict[str, Any]) -> None:
@@ -225,25 +273,48 @@ def _check_bounds(result: Any, rules: dict[str, Any]) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """On an xdist worker, hand this worker's records to the controller."""
-    workeroutput = getattr(session.config, "workeroutput", None)
+    """Workers hand their records to the controller; the controller (or a serial run) runs the gate once."""
+    config = session.config
+    harness = get_session(config)
+    workeroutput = getattr(config, "workeroutput", None)
     if workeroutput is not None:
-        harness = get_session(session.config)
         workeroutput["harness_records"] = [r.to_dict() for r in harness.records]
         workeroutput["harness_case_outcomes"] = [o.to_dict() for o in harness.case_outcomes]
+        return
+    from harness.finish import finish_run
+
+    try:
+        failed = finish_run(harness, session_failed=session.exitstatus != 0, flags=_flags(config))
+    except HarnessError as exc:
+        harness.messages.append(f"ERROR {exc}")
+        failed = True
+    if failed and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _flags(config: pytest.Config) -> dict[str, Any]:
+    return {
+        "promote": config.getoption("harness_promote"),
+        "force": config.getoption("harness_force"),
+        "update_baselines": config.getoption("harness_update_baselines"),
+        "json": config.getoption("harness_json"),
+        "markdown": config.getoption("harness_markdown"),
+    }
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if hasattr(config, "workerinput"):
         return
     harness = get_session(config)
-    if not harness.records:
+    if not harness.verdicts and not harness.messages:
         return
-    from harness.report import comparison_lines
+    from harness.report import terminal_lines
 
-    terminalreporter.section("base vs tuned")
-    for line in comparison_lines(harness.sorted_records()):
-        terminalreporter.write_line(line)
+    terminalreporter.section("promotion gate: tuned vs base and promoted")
+    for line in terminal_lines(harness.verdicts) if harness.verdicts else []:
+        terminalreporter.write_line(line, red=line.startswith("FAIL"), yellow=line.startswith("stale"))
+    for message in harness.messages:
+        terminalreporter.write_line(message, red=message.startswith(("ERROR", "not promoted")))
 
 
 class _XdistController:

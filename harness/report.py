@@ -1,101 +1,139 @@
-"""The end-of-run comparison of tuned against base: one row per metric, with paired statistics."""
+"""The run's verdict as a terminal table, JSON and Markdown: one row per metric, tuned vs base and promoted."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from harness.atomic import atomic_write_text
+from harness.gate import Verdict
 from harness.metrics.result import MetricResult
-from harness.records import BASE, TUNED, MetricRecord
+from harness.records import result_to_dict
 
-ALPHA = 0.05
-
-
-@dataclass(frozen=True)
-class ComparisonRow:
-    """One metric of one suite: the base and tuned results and how they differ."""
-
-    suite: str
-    metric: str
-    base: MetricResult | None
-    tuned: MetricResult | None
-    comparison: object | None  # harness.stats.PairedComparison
-
-    @property
-    def verdict(self) -> str:
-        """better / worse / same (not significant at ALPHA) / '-' when a side is missing."""
-        if self.base is None or self.tuned is None:
-            return "-"
-        if self.comparison is None:
-            return "n/a"
-        delta = self.comparison.delta
-        if self.comparison.p_value >= ALPHA or delta == 0:
-            return "same"
-        improved = delta > 0 if self.tuned.higher_is_better else delta < 0
-        return "better" if improved else "worse"
+HEADER = ["suite", "metric", "base", "promoted", "tuned", "delta vs base [95% CI]", "delta vs promoted", "verdict"]
 
 
-def _compare(tuned: MetricResult, base: MetricResult) -> object | None:
-    from harness.errors import HarnessError
-    from harness.stats import paired_comparison
-
-    if set(tuned.per_item) != set(base.per_item) or not tuned.per_item:
-        return None
-    try:
-        return paired_comparison(tuned, base)
-    except HarnessError:
-        return None
-
-
-def comparison_rows(records: Sequence[MetricRecord]) -> list[ComparisonRow]:
-    """Pair each metric's base and tuned records (the last record of each wins) into table rows."""
-    by_key: dict[tuple[str, str], dict[str, MetricResult]] = {}
-    for record in records:
-        by_key.setdefault((record.suite, record.result.name), {})[record.role] = record.result
-    rows = []
-    for (suite, metric), sides in sorted(by_key.items()):
-        base, tuned = sides.get(BASE), sides.get(TUNED)
-        comparison = _compare(tuned, base) if base is not None and tuned is not None else None
-        rows.append(ComparisonRow(suite, metric, base, tuned, comparison))
-    return rows
-
-
-def _fmt(result: MetricResult | None) -> str:
-    return "-" if result is None else result.format(3)
-
-
-def _fmt_delta(row: ComparisonRow) -> str:
-    c = row.comparison
-    if c is None:
-        if row.base is not None and row.tuned is not None:
-            return f"{row.tuned.value - row.base.value:+.3f}"
+def _value(result: MetricResult | None, *, ci: bool = True) -> str:
+    if result is None:
         return "-"
-    lo, hi = c.ci
-    return f"{c.delta:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+    return result.format(3) if ci else f"{result.value:.3f}"
 
 
-def _fmt_p(row: ComparisonRow) -> str:
-    c = row.comparison
-    if c is None:
+def _delta(comparison: Any, tuned: MetricResult | None, reference: MetricResult | None, *, ci: bool) -> str:
+    if tuned is None or reference is None:
         return "-"
-    return "<0.0001" if c.p_value < 1e-4 else f"{c.p_value:.4f}"
+    if comparison is None:
+        return f"{tuned.value - reference.value:+.3f}"
+    p = "p<0.0001" if comparison.p_value < 1e-4 else f"p={comparison.p_value:.3g}"
+    if not ci:
+        return f"{comparison.delta:+.3f} ({p})"
+    lo, hi = comparison.ci
+    return f"{comparison.delta:+.3f} [{lo:+.3f}, {hi:+.3f}] {p}"
+
+
+def verdict_label(verdict: Verdict) -> str:
+    if verdict.tuned is None:
+        return "base only"
+    return ("FAIL" if verdict.failures else "ok") + f" ({verdict.direction})" * (verdict.direction != "-")
+
+
+def table_rows(verdicts: Sequence[Verdict], *, ci: bool = True) -> list[list[str]]:
+    return [
+        [
+            v.suite,
+            v.metric,
+            _value(v.base, ci=ci) + (" (stored)" if v.base_from_store else ""),
+            _value(v.promoted, ci=False),
+            _value(v.tuned, ci=ci),
+            _delta(v.vs_base, v.tuned, v.base, ci=ci),
+            _delta(v.vs_promoted, v.tuned, v.promoted, ci=False),
+            verdict_label(v),
+        ]
+        for v in verdicts
+    ]
 
 
 def render_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    """Plain aligned columns (no box drawing, so logs and CI output stay readable)."""
+    """Plain aligned columns (no box drawing, so CI logs stay readable)."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *body, strict=True)]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(header, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in body]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in body)]
+
+
+def notes(verdicts: Sequence[Verdict]) -> list[str]:
+    """Gate failures and stale baselines, one line each."""
+    lines = [f"FAIL {failure}" for v in verdicts for failure in v.failures]
+    lines += [f"stale: {s}" for v in verdicts for s in v.stale]
     return lines
 
 
-def comparison_lines(records: Sequence[MetricRecord]) -> list[str]:
-    """The terminal table: suite | metric | base | tuned | delta (paired CI) | p | verdict."""
-    rows = comparison_rows(records)
-    body = [
-        [row.suite, row.metric, _fmt(row.base), _fmt(row.tuned), _fmt_delta(row), _fmt_p(row), row.verdict]
-        for row in rows
-    ]
-    header = ["suite", "metric", "base [95% CI]", "tuned [95% CI]", "delta vs base [CI]", "p", "verdict"]
-    return render_table(header, body)
+def terminal_lines(verdicts: Sequence[Verdict]) -> list[str]:
+    return render_table(HEADER, table_rows(verdicts)) + [""] * bool(notes(verdicts)) + notes(verdicts)
+
+
+def markdown(verdicts: Sequence[Verdict], title: str = "Promotion gate") -> str:
+    """A Markdown summary ready to post on a pull request."""
+    failed = [v for v in verdicts if v.failures]
+    status = f"**{len(failed)} metric(s) failed the gate**" if failed else "**All gated metrics passed**"
+    lines = [f"## {title}", "", status, "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    for row in table_rows(verdicts):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    if notes(verdicts):
+        lines += [""] + [f"- {note}" for note in notes(verdicts)]
+    return "\n".join(lines) + "\n"
+
+
+def _comparison_dict(comparison: Any) -> dict[str, Any] | None:
+    if comparison is None:
+        return None
+    return {
+        "delta": comparison.delta,
+        "ci": list(comparison.ci),
+        "p_value": comparison.p_value,
+        "test": comparison.test,
+    }
+
+
+def as_json(verdicts: Sequence[Verdict]) -> str:
+    """The same verdicts as JSON (per-item scores left out; they live in the baselines)."""
+
+    def brief(result: MetricResult | None) -> dict[str, Any] | None:
+        if result is None:
+            return None
+        data = result_to_dict(result)
+        data.pop("per_item")
+        return data
+
+    document = {
+        "passed": all(v.passed for v in verdicts),
+        "metrics": [
+            {
+                "suite": v.suite,
+                "metric": v.metric,
+                "base": brief(v.base),
+                "base_from_store": v.base_from_store,
+                "promoted": brief(v.promoted),
+                "tuned": brief(v.tuned),
+                "vs_base": _comparison_dict(v.vs_base),
+                "vs_promoted": _comparison_dict(v.vs_promoted),
+                "direction": v.direction,
+                "passed": v.passed,
+                "failures": v.failures,
+                "stale": v.stale,
+            }
+            for v in verdicts
+        ],
+    }
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def write_reports(verdicts: Sequence[Verdict], json_path: Path | None, markdown_path: Path | None) -> None:
+    if json_path is not None:
+        atomic_write_text(json_path, as_json(verdicts))
+    if markdown_path is not None:
+        atomic_write_text(markdown_path, markdown(verdicts))

@@ -29,8 +29,21 @@ class Choices:
     logprobs: list[list[float]]
 
 
+_choices_memo: dict[tuple[str, str, str, tuple[str, ...]], Choices] = {}
+
+
 def multiple_choice(model: Model, eval_set: EvalSet) -> Choices:
-    """Score every choice of every item in one batched pass and pick the most likely."""
+    """Score every choice of every item in one batched pass and pick the most likely.
+
+    Results are kept for the process, so several metrics over the same picks score the items once.
+    """
+    key = (model.role, model.fingerprint, eval_set.fingerprint, tuple(eval_set.ids))
+    if key not in _choices_memo:
+        _choices_memo[key] = _score_choices(model, eval_set)
+    return _choices_memo[key]
+
+
+def _score_choices(model: Model, eval_set: EvalSet) -> Choices:
     requests = [(row["prompt"], f"{TARGET_DELIMITER}{choice}") for row in eval_set for choice in row["choices"]]
     scores = iter(model.loglikelihood(requests))
     picks, picks_norm, all_logprobs = [], [], []

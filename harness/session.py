@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -29,6 +30,8 @@ class HarnessSession:
     config: HarnessConfig
     records: list[MetricRecord] = field(default_factory=list)
     case_outcomes: list[CaseOutcome] = field(default_factory=list)
+    verdicts: list[Any] = field(default_factory=list)  # harness.gate.Verdict, set at the end of the run
+    messages: list[str] = field(default_factory=list)  # end-of-run lines for the terminal summary
     _pair: ModelPair | None = None
     _load_error: HarnessError | None = None
 
@@ -58,6 +61,25 @@ class HarnessSession:
             self._load_error = exc
             raise
         return self._pair
+
+    def base_fingerprint(self) -> str:
+        """The base model's fingerprint, computed from its files without loading it."""
+        if self._pair is not None:
+            return self._pair.base.fingerprint
+        from pathlib import Path
+
+        from harness.models.fingerprint import DigestCache, fingerprint_directory
+        from harness.models.loading import LoadOptions, resolve_spec
+
+        spec = resolve_spec(
+            self.config.base_model, "--base-model", LoadOptions(allow_download=self.config.allow_download)
+        )
+        if not spec.is_local:
+            return f"hub:{spec.location}"
+        digests = DigestCache(self.config.harness_cache_dir / "fingerprints.json")
+        fingerprint = fingerprint_directory(Path(spec.location), digests)
+        digests.save()
+        return fingerprint
 
     def record(self, record: MetricRecord) -> None:
         self.records.append(record)

@@ -1,0 +1,81 @@
+"""End of a run, on the controller: gate verdicts, reports, and the baseline writes the user asked for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.baselines import BaselineEntry, BaselineStore
+from harness.config import gate_rules
+from harness.gate import evaluate
+from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
+from harness.report import write_reports
+from harness.session import HarnessSession
+
+
+def case_pass_rates(outcomes: Sequence[CaseOutcome]) -> list[MetricRecord]:
+    """Each case file's pass rate per role, as metric records that the gate treats like any other."""
+    if not outcomes:
+        return []
+    from harness.metrics import pass_rate
+
+    grouped: dict[tuple[str, str], dict[str, float]] = {}
+    for outcome in outcomes:
+        grouped.setdefault((outcome.group, outcome.role), {})[outcome.case_id] = 1.0 if outcome.passed else 0.0
+    records = []
+    for (group, role), scores in sorted(grouped.items()):
+        ids = sorted(scores)
+        result = pass_rate([scores[i] for i in ids], ids, name="pass_rate")
+        records.append(
+            MetricRecord(
+                suite=group, test="cases", role=role, result=result, rules={"max_drop_vs_base": 0.0, "alpha": 0.05}
+            )
+        )
+    return records
+
+
+def _entries(records: Sequence[MetricRecord], suite: str, role: str, today: str) -> dict[str, BaselineEntry]:
+    return {
+        r.result.name: BaselineEntry.from_record(r, base_fingerprint=r.base_fingerprint, date=today)
+        for r in records
+        if r.suite == suite and r.role == role
+    }
+
+
+def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[str, Any]) -> bool:
+    """Evaluate the gate over everything recorded; write reports and baselines. True when the gate failed."""
+    config = harness.config
+    records = harness.sorted_records() + case_pass_rates(harness.case_outcomes)
+    if not records:
+        return False
+    store = BaselineStore(config.baselines_directory)
+    suites = sorted({r.suite for r in records})
+    stored = {suite: store.load(suite) for suite in suites}
+    harness.verdicts = evaluate(records, stored, gate_rules(config.rootdir))
+    gate_failed = any(not v.passed for v in harness.verdicts)
+    write_reports(harness.verdicts, _path(flags.get("json")), _path(flags.get("markdown")))
+    today = dt.date.today().isoformat()
+    if flags.get("update_baselines"):
+        for suite in suites:
+            if entries := _entries(records, suite, BASE, today):
+                path = store.write(suite, BASE, entries)
+                harness.messages.append(f"updated the base baseline of {len(entries)} metric(s) in {path}")
+    if flags.get("promote"):
+        if (gate_failed or session_failed) and not flags.get("force"):
+            harness.messages.append(
+                "not promoted: the run failed, so the promoted baselines were left as they were "
+                "(fix the failures, or pass --force to promote anyway)"
+            )
+        else:
+            for suite in suites:
+                if entries := _entries(records, suite, TUNED, today):
+                    path = store.write(suite, "promoted", entries)
+                    harness.messages.append(f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}")
+    return gate_failed
+
+
+def _path(value: Any) -> Any:
+    from pathlib import Path
+
+    return Path(value) if value else None

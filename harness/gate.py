@@ -1,0 +1,224 @@
+"""The promotion gate: per-metric rules checked against the base model and the last promoted model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.baselines import BaselineEntry
+from harness.errors import HarnessError
+from harness.metrics.result import MetricResult
+from harness.records import BASE, TUNED, MetricRecord
+
+RULE_KEYS = ("floor", "ceiling", "max_drop", "max_drop_vs_base", "max_drop_vs_promoted", "alpha")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """An allowed drop: absolute (0.02) or relative to the reference ("5%")."""
+
+    amount: float
+    relative: bool = False
+
+    @classmethod
+    def parse(cls, value: Any, where: str) -> Threshold:
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                return cls(float(value.strip()[:-1]) / 100.0, relative=True)
+            except ValueError:
+                pass
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            return cls(float(value))
+        raise HarnessError(
+            f"{where}: {value!r} is not a drop size", hint="use a number such as 0.02 or a percentage such as '5%'"
+        )
+
+    def allowed(self, reference: float) -> float:
+        return self.amount * abs(reference) if self.relative else self.amount
+
+    def __str__(self) -> str:
+        return f"{self.amount * 100:g}%" if self.relative else f"{self.amount:g}"
+
+
+@dataclass(frozen=True)
+class GateRule:
+    """What a tuned model's metric must satisfy. `alpha` makes drop limits statistical."""
+
+    floor: float | None = None
+    ceiling: float | None = None
+    max_drop_vs_base: Threshold | None = None
+    max_drop_vs_promoted: Threshold | None = None
+    alpha: float | None = None
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any], where: str) -> GateRule:
+        unknown = sorted(set(raw) - set(RULE_KEYS))
+        if unknown:
+            raise HarnessError(f"{where}: unknown gate rule {unknown[0]!r}", hint=f"use one of: {', '.join(RULE_KEYS)}")
+        vs_base = raw.get("max_drop_vs_base", raw.get("max_drop"))
+        values: dict[str, Any] = {
+            "max_drop_vs_base": None if vs_base is None else Threshold.parse(vs_base, f"{where} max_drop_vs_base"),
+            "max_drop_vs_promoted": None
+            if raw.get("max_drop_vs_promoted") is None
+            else Threshold.parse(raw["max_drop_vs_promoted"], f"{where} max_drop_vs_promoted"),
+        }
+        for key in ("floor", "ceiling", "alpha"):
+            value = raw.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise HarnessError(f"{where}: {key} must be a number, got {value!r}")
+            values[key] = None if value is None else float(value)
+        if values["alpha"] is not None and not 0 < values["alpha"] < 1:
+            raise HarnessError(f"{where}: alpha must be between 0 and 1, got {values['alpha']}")
+        return cls(**values)
+
+    def merged(self, override: GateRule) -> GateRule:
+        """This rule with every field the override sets replaced (pyproject.toml overrides the test)."""
+        return GateRule(
+            **{
+                k: getattr(override, k) if getattr(override, k) is not None else getattr(self, k)
+                for k in self.__dataclass_fields__
+            }
+        )
+
+
+def worse_by(candidate: float, reference: float, higher_is_better: bool) -> float:
+    """How much worse the candidate is than the reference (negative = better)."""
+    return reference - candidate if higher_is_better else candidate - reference
+
+
+@dataclass
+class Verdict:
+    """One metric of one suite: its three results, the paired comparisons, and the gate's decision."""
+
+    suite: str
+    metric: str
+    tuned: MetricResult | None
+    base: MetricResult | None
+    promoted: MetricResult | None
+    rule: GateRule
+    vs_base: Any = None  # harness.stats.PairedComparison
+    vs_promoted: Any = None
+    base_from_store: bool = False
+    failures: list[str] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def direction(self) -> str:
+        """better / worse / same vs base (significance at 0.05 when per-item scores allow a paired test)."""
+        if self.tuned is None or self.base is None:
+            return "-"
+        c = self.vs_base
+        delta = c.delta if c is not None else self.tuned.value - self.base.value
+        if delta == 0 or (c is not None and c.p_value >= 0.05):
+            return "same"
+        improved = delta > 0 if self.tuned.higher_is_better else delta < 0
+        return "better" if improved else "worse"
+
+
+def _paired(candidate: MetricResult, reference: MetricResult) -> Any:
+    from harness.stats import paired_comparison
+
+    if not candidate.per_item or set(candidate.per_item) != set(reference.per_item):
+        return None
+    try:
+        return paired_comparison(candidate, reference)
+    except HarnessError:
+        return None
+
+
+def _check_drop(verdict: Verdict, label: str, reference: MetricResult, comparison: Any, limit: Threshold) -> None:
+    tuned = verdict.tuned
+    assert tuned is not None
+    drop = worse_by(tuned.value, reference.value, tuned.higher_is_better)
+    allowed = limit.allowed(reference.value)
+    if drop <= allowed:
+        return
+    alpha = verdict.rule.alpha
+    if alpha is not None and comparison is not None:
+        if comparison.p_value >= alpha:
+            return  # larger than allowed, but not distinguishable from noise at this alpha
+        evidence = f", {comparison.test} p={comparison.p_value:.2g} < {alpha:g}"
+    else:
+        evidence = ""
+    verdict.failures.append(
+        f"{verdict.metric} dropped vs {label}: {reference.value:.3f} -> {tuned.value:.3f} "
+        f"(drop {drop:.3f} > allowed {allowed:.3f}{evidence})"
+    )
+
+
+def evaluate(
+    records: Sequence[MetricRecord],
+    stored: Mapping[str, Mapping[str, Mapping[str, BaselineEntry]]],
+    config_rules: Mapping[str, GateRule],
+) -> list[Verdict]:
+    """Gate verdicts for every (suite, metric) measured in this run, in a fixed order."""
+    by_key: dict[tuple[str, str], dict[str, MetricRecord]] = {}
+    for record in records:
+        by_key.setdefault((record.suite, record.result.name), {})[record.role] = record
+    verdicts = []
+    for (suite, metric), sides in sorted(by_key.items()):
+        tuned_record, base_record = sides.get(TUNED), sides.get(BASE)
+        test_rules = (tuned_record or base_record).rules  # type: ignore[union-attr]
+        rule = GateRule.parse(test_rules, f"{suite}: record_metric({metric!r})")
+        if metric in config_rules:
+            rule = rule.merged(config_rules[metric])
+        refs = stored.get(suite, {})
+        verdict = Verdict(
+            suite,
+            metric,
+            tuned_record.result if tuned_record else None,
+            base_record.result if base_record else None,
+            None,
+            rule,
+        )
+        if tuned_record is not None:
+            _attach_stored(verdict, tuned_record, refs)
+            _judge(verdict)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _attach_stored(verdict: Verdict, tuned: MetricRecord, refs: Mapping[str, Mapping[str, BaselineEntry]]) -> None:
+    """Use stored references that were measured on the same data and base model; name the stale ones."""
+    refresh = {BASE: f"pytest {verdict.suite} --update-baselines", "promoted": f"pytest {verdict.suite} --promote"}
+    for kind in (BASE, "promoted"):
+        entry = refs.get(kind, {}).get(verdict.metric)
+        if entry is None:
+            continue
+        problem = ""
+        if entry.data_fingerprint and tuned.data_fingerprint and entry.data_fingerprint != tuned.data_fingerprint:
+            problem = f"recorded on different eval data ({entry.data_path or 'eval set changed'})"
+        elif entry.base_fingerprint and tuned.base_fingerprint and entry.base_fingerprint != tuned.base_fingerprint:
+            problem = "recorded against a different base model"
+        if problem:
+            verdict.stale.append(
+                f"stored {kind} baseline of {verdict.metric} is stale: {problem}; refresh with `{refresh[kind]}`"
+            )
+            continue
+        if kind == "promoted":
+            verdict.promoted = entry.result
+        elif verdict.base is None:
+            verdict.base = entry.result
+            verdict.base_from_store = True
+
+
+def _judge(verdict: Verdict) -> None:
+    tuned, rule = verdict.tuned, verdict.rule
+    assert tuned is not None
+    if verdict.base is not None:
+        verdict.vs_base = _paired(tuned, verdict.base)
+    if verdict.promoted is not None:
+        verdict.vs_promoted = _paired(tuned, verdict.promoted)
+    if rule.floor is not None and tuned.value < rule.floor:
+        verdict.failures.append(f"{verdict.metric} is below its floor: {tuned.value:.3f} < {rule.floor:g}")
+    if rule.ceiling is not None and tuned.value > rule.ceiling:
+        verdict.failures.append(f"{verdict.metric} is above its ceiling: {tuned.value:.3f} > {rule.ceiling:g}")
+    if rule.max_drop_vs_base is not None and verdict.base is not None:
+        _check_drop(verdict, "base", verdict.base, verdict.vs_base, rule.max_drop_vs_base)
+    if rule.max_drop_vs_promoted is not None and verdict.promoted is not None:
+        _check_drop(verdict, "promoted", verdict.promoted, verdict.vs_promoted, rule.max_drop_vs_promoted)

@@ -1,0 +1,116 @@
+"""The promotion workflow end to end through pytester: pass, fail, stale, promote, xdist."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+SUITE = """
+import json
+from pathlib import Path
+
+from harness import MetricResult
+from harness.data import TEXT, load_eval_set
+
+
+def test_skill(model, record_metric):
+    config = json.loads(Path("scores.json").read_text())
+    items = load_eval_set("items.jsonl", TEXT)
+    right = config[model.role]
+    scores = [1.0 if k < right else 0.0 for k in range(len(items))]
+    value = sum(scores) / len(scores)
+    result = MetricResult("skill", value, (value, value), len(scores), dict(zip(items.ids, scores)))
+    record_metric(result, eval_set=items, max_drop_vs_base=0.05, max_drop_vs_promoted=0.05, alpha=0.05)
+"""
+
+
+@pytest.fixture
+def project(pytester, tiny_dirs):
+    pytester.makepyfile(test_suite=SUITE)
+    items = "\n".join(json.dumps({"id": f"item-{k:03d}", "text": f"text {k}"}) for k in range(60))
+    (pytester.path / "items.jsonl").write_text(items + "\n")
+
+    def run(base: int, tuned: int, *args: str) -> pytest.RunResult:
+        (pytester.path / "scores.json").write_text(json.dumps({"base": base, "tuned": tuned}))
+        return pytester.runpytest_subprocess(
+            "--base-model",
+            str(tiny_dirs["base"]),
+            "--tuned-model",
+            str(tiny_dirs["adapter"]),
+            "-p",
+            "no:cacheprovider",
+            *args,
+        )
+
+    return run
+
+
+def baseline(pytester) -> dict:
+    return json.loads((pytester.path / "baselines" / "test_suite.json").read_text())
+
+
+def test_passing_run_exits_zero_and_shows_the_table(project):
+    result = project(55, 56)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*promotion gate*", "*test_suite.py*skill*0.917*0.933*ok (same)*"])
+
+
+def test_forgetting_fails_the_run_without_a_traceback(project):
+    result = project(58, 20, "--harness-json", "gate.json", "--harness-markdown", "gate.md", "--junitxml", "j.xml")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*FAIL skill dropped vs base: 0.967 -> 0.333*McNemar*"])
+    assert "Traceback" not in result.stdout.str()
+    report = json.loads(open("gate.json").read())
+    assert report["passed"] is False and report["metrics"][0]["failures"]
+    assert "**1 metric(s) failed the gate**" in open("gate.md").read()
+    import xml.dom.minidom
+
+    xml.dom.minidom.parse("j.xml")
+
+
+def test_promote_then_regress_against_promoted(project, pytester):
+    assert project(30, 50, "--promote").ret == 0
+    stored = baseline(pytester)
+    assert stored["promoted"]["skill"]["result"]["value"] == pytest.approx(50 / 60, abs=1e-6)
+    assert stored["base"] == {}
+    result = project(30, 35)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*FAIL skill dropped vs promoted: 0.833 -> 0.583*"])
+
+
+def test_promote_is_refused_after_a_failing_run_unless_forced(project, pytester):
+    result = project(58, 10, "--promote")
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*not promoted: the run failed*--force*"])
+    assert not (pytester.path / "baselines" / "test_suite.json").exists()
+    assert project(58, 10, "--promote", "--force").ret == 1
+    assert baseline(pytester)["promoted"]["skill"]["result"]["value"] == pytest.approx(10 / 60, abs=1e-6)
+
+
+def test_changed_eval_data_makes_the_baseline_stale_with_the_refresh_command(project, pytester):
+    assert project(30, 50, "--promote").ret == 0
+    lines = (pytester.path / "items.jsonl").read_text().splitlines()
+    (pytester.path / "items.jsonl").write_text("\n".join(lines[:-1]) + "\n")
+    result = project(30, 10)
+    result.stdout.fnmatch_lines(
+        [
+            "*stale: stored promoted baseline of skill is stale: recorded on different eval data*"
+            "`pytest test_suite.py --promote`*"
+        ]
+    )
+
+
+def test_update_baselines_and_reuse_base(project, pytester):
+    assert project(40, 45, "--update-baselines").ret == 0
+    assert baseline(pytester)["base"]["skill"]["result"]["value"] == pytest.approx(40 / 60, abs=1e-6)
+    result = project(0, 45, "--reuse-base", "-v")
+    result.stdout.fnmatch_lines(["*test_skill?base? SKIPPED*", "*skill*0.667*(stored)*0.750*"])
+
+
+def test_xdist_writes_byte_identical_baselines(project, pytester):
+    assert project(40, 45, "--update-baselines", "--promote").ret == 0
+    serial = (pytester.path / "baselines" / "test_suite.json").read_bytes()
+    (pytester.path / "baselines" / "test_suite.json").unlink()
+    assert project(40, 45, "--update-baselines", "--promote", "-n", "2").ret == 0
+    assert (pytester.path / "baselines" / "test_suite.json").read_bytes() == serial

@@ -1,0 +1,117 @@
+"""The pytest plugin end to end, on tiny models, through pytester."""
+
+from __future__ import annotations
+
+import pytest
+
+SUITE = """
+from harness import MetricResult
+
+IDS = [f"item-{k:02d}" for k in range(40)]
+
+
+def result(name, scores, higher=True):
+    per_item = dict(zip(IDS, scores))
+    value = sum(scores) / len(scores)
+    return MetricResult(name, value, (value - 0.1, value + 0.1), len(scores), per_item, higher_is_better=higher)
+
+
+def test_roles(model):
+    assert model.role in ("base", "tuned")
+    assert model.generate(["The capital of"])[0].text is not None
+
+
+def test_accuracy(model, record_metric):
+    scores = [1.0] * 36 + [0.0] * 4 if model.role == "base" else [1.0] * 10 + [0.0] * 30
+    record_metric(result("general_accuracy", scores))
+
+
+def test_same(model, record_metric):
+    record_metric(result("steady_metric", [1.0, 0.0] * 20))
+"""
+
+
+def run(pytester: pytest.Pytester, tiny_dirs, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(
+        "--base-model",
+        str(tiny_dirs["base"]),
+        "--tuned-model",
+        str(tiny_dirs["adapter"]),
+        "-p",
+        "no:cacheprovider",
+        *args,
+    )
+
+
+def test_each_model_test_runs_as_base_and_tuned(pytester, tiny_dirs):
+    pytester.makepyfile(test_suite=SUITE)
+    result = run(pytester, tiny_dirs, "-v")
+    result.assert_outcomes(passed=6)
+    result.stdout.fnmatch_lines(["*test_roles?base? PASSED*", "*test_roles?tuned? PASSED*"])
+
+
+def test_summary_table_says_better_worse_or_same(pytester, tiny_dirs):
+    pytester.makepyfile(test_suite=SUITE)
+    result = run(pytester, tiny_dirs)
+    result.stdout.fnmatch_lines(
+        [
+            "*base vs tuned*",
+            "*suite*metric*base*tuned*delta vs base*verdict*",
+            "*test_suite.py*general_accuracy*0.900*0.250*-0.650*worse*",
+            "*test_suite.py*steady_metric*0.500*0.500*+0.000*same*",
+        ]
+    )
+
+
+def test_summary_is_the_same_under_xdist(pytester, tiny_dirs):
+    pytester.makepyfile(test_suite=SUITE)
+    serial = run(pytester, tiny_dirs).stdout.lines
+    parallel = run(pytester, tiny_dirs, "-n", "2").stdout.lines
+
+    def table(lines):
+        start = next(i for i, line in enumerate(lines) if "base vs tuned" in line)
+        return [line for line in lines[start + 1 :] if "test_suite.py" in line]
+
+    assert table(serial) and table(serial) == table(parallel)
+
+
+def test_floor_fails_the_tuned_model_only_in_one_line(pytester, tiny_dirs):
+    pytester.makepyfile(
+        test_floor=SUITE
+        + """
+def test_floor(model, record_metric):
+    record_metric(result("clause_accuracy", [0.0] * 40), floor=0.5)
+"""
+    )
+    result = run(pytester, tiny_dirs, "-k", "floor")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*clause_accuracy is below its floor: tuned 0.000*< 0.5*"])
+
+
+def test_a_missing_model_directory_fails_cleanly(pytester, tiny_dirs, tmp_path):
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest(
+        "--base-model", str(tiny_dirs["base"]), "--tuned-model", str(tmp_path / "missing"), "-k", "roles"
+    )
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["*HarnessError: --tuned-model *missing: no such directory*"])
+    assert "loading.py" not in result.stdout.str()
+
+
+def test_unknown_pyproject_key_is_a_usage_error(pytester):
+    pytester.makepyprojecttoml("[tool.harness]\nbase_modle = 'x'\n")
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*unknown key 'base_modle' in [[]tool.harness[]]*"])
+
+
+def test_pyproject_table_sets_the_models(pytester, tiny_dirs):
+    pytester.makepyprojecttoml(
+        f"[tool.harness]\nbase_model = '{tiny_dirs['base']}'\ntuned_model = '{tiny_dirs['adapter']}'\nbatch_size = 2\n"
+    )
+    pytester.makepyfile(
+        test_cfg="def test_cfg(model_pair):\n"
+        "    assert model_pair.shares_weights and model_pair.tuned.batch_size == 2\n"
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)

@@ -29,6 +29,7 @@ class HarnessConfig:
     batch_size: int = 16
     eval_data: Path | None = None
     cache_dir: Path | None = None
+    no_cache: bool = False
     baselines_dir: Path | None = None
     threads: int = 0
     seed: int = 0

@@ -43,9 +43,10 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--dtype", {"help": "weights dtype: auto, float32, bfloat16, float16 (default: auto)"}),
     ("--batch-size", {"help": "requests per forward pass (default: 16)"}),
     ("--eval-data", {"help": "directory of eval sets the suites read (default: fixtures/data)"}),
+    ("--cache-dir", {"help": "where the response cache, fingerprints and demo models live (default: .harness/)"}),
     (
-        "--harness-cache-dir",
-        {"dest": "harness_cache_dir", "help": "where demo models and caches live (default: .harness/)"},
+        "--no-cache",
+        {"action": "store_true", "default": None, "help": "ask the models again instead of using the response cache"},
     ),
     ("--threads", {"help": "torch threads per process (default: cores / xdist workers)"}),
     ("--baselines-dir", {"help": "where baselines are stored (default: baselines/)"}),
@@ -74,20 +75,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _cli_values(config: pytest.Config) -> dict[str, Any]:
-    names = {
-        "base_model": "harness_base_model",
-        "tuned_model": "harness_tuned_model",
-        "allow_pickle": "harness_allow_pickle",
-        "trust_remote_code": "harness_trust_remote_code",
-        "allow_download": "harness_allow_download",
-        "device": "harness_device",
-        "dtype": "harness_dtype",
-        "batch_size": "harness_batch_size",
-        "eval_data": "harness_eval_data",
-        "cache_dir": "harness_cache_dir",
-        "threads": "harness_threads",
-    }
-    return {field: config.getoption(dest) for field, dest in names.items()}
+    """Each option's value under its HarnessConfig field name (None when not given)."""
+    fields = [flag[2:].replace("-", "_") for flag, _ in _OPTIONS]
+    return {field: config.getoption("harness_" + field) for field in fields}
 
 
 def pytest_configure(config: pytest.Config) -> None:

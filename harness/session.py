@@ -56,11 +56,19 @@ class HarnessSession:
             cache_dir=self.config.harness_cache_dir,
         )
         try:
-            self._pair = load_pair(self.config.base_model, self.config.tuned_model, options)
+            pair = load_pair(self.config.base_model, self.config.tuned_model, options)
         except HarnessError as exc:
             self._load_error = exc
             raise
-        return self._pair
+        if not self.config.no_cache:
+            from harness.models.cache import CachedModel, ResponseCache
+
+            cache = ResponseCache(self.config.harness_cache_dir / "responses.sqlite")
+            pair = ModelPair(
+                CachedModel(pair.base, cache), CachedModel(pair.tuned, cache), pair.shares_weights, pair.notes
+            )
+        self._pair = pair
+        return pair
 
     def base_fingerprint(self) -> str:
         """The base model's fingerprint, computed from its files without loading it."""

@@ -234,12 +234,44 @@ def _warn_on_base_name(adapter_dir: Path, base: ResolvedSpec, notes: list[str]) 
         notes.append(f"adapter {adapter_dir} names base {recorded!r}; evaluated on {base.location} (shapes match)")
 
 
+def _load_single(spec: str, option: str, role: str, options: LoadOptions) -> Any:
+    """One model on its own: an OpenAI-compatible server, or a full local model (no adapter)."""
+    from harness.models.hf import HFModel
+    from harness.models.openai import SCHEME, OpenAIModel, ServerSpec
+
+    if spec.startswith(SCHEME):
+        return OpenAIModel(ServerSpec.parse(spec, option), role=role, name=spec.split("?")[0])
+    resolved = resolve_spec(spec, option, options)
+    if resolved.is_adapter:
+        raise HarnessError(
+            f"{option} {spec} is a PEFT adapter, but the other model is served over HTTP",
+            hint="merge the adapter into a full model, or serve it (vLLM serves LoRA adapters) and pass its URL",
+        )
+    device, dtype = _torch_settings(options)
+    notes: list[str] = []
+    fingerprint = fingerprint_directory(Path(resolved.location)) if resolved.is_local else f"hub:{resolved.location}"
+    return HFModel(
+        _load_causal_lm(resolved.location, options, device, dtype),
+        _load_tokenizer(resolved.location, options, notes),
+        role=role,
+        name=spec,
+        fingerprint=fingerprint,
+        batch_size=options.batch_size,
+    )
+
+
 def load_pair(base_spec: str, tuned_spec: str, options: LoadOptions = LoadOptions()) -> ModelPair:
     """Load the base model and its fine-tune. An adapter on the base shares the base's weights."""
     import torch  # noqa: F401  (import cost paid here, not at plugin import)
 
     from harness.models.hf import HFModel
+    from harness.models.openai import SCHEME
 
+    if base_spec.startswith(SCHEME) or tuned_spec.startswith(SCHEME):
+        return ModelPair(
+            base=_load_single(base_spec, "--base-model", "base", options),
+            tuned=_load_single(tuned_spec, "--tuned-model", "tuned", options),
+        )
     base = resolve_spec(base_spec, "--base-model", options)
     tuned = resolve_spec(tuned_spec, "--tuned-model", options)
     if base.is_adapter:

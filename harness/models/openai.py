@@ -1,0 +1,206 @@
+"""A backend for OpenAI-compatible servers (vLLM, TGI, llama.cpp server, Ollama).
+
+Selected with a URL-style model option, e.g.
+`--tuned-model "openai+http://127.0.0.1:8000/v1?model=my-tune"`. Query parameters: `model` (required),
+`chat=1` to generate through /chat/completions, `concurrency` (default 4), `timeout` seconds
+(default 60), `retries` (default 5), `api_key_env` (default OPENAI_API_KEY): the key is read from
+that environment variable and never written to logs or reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from harness.errors import HarnessError
+from harness.models.base import DecodingSettings, Generation, Loglikelihood, RollingLoglikelihood
+
+SCHEME = "openai+"
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Where the server is and how to talk to it."""
+
+    base_url: str
+    model: str
+    chat: bool = False
+    concurrency: int = 4
+    timeout: float = 60.0
+    retries: int = 5
+    api_key_env: str = "OPENAI_API_KEY"
+
+    @classmethod
+    def parse(cls, spec: str, option: str) -> ServerSpec:
+        url = urllib.parse.urlsplit(spec[len(SCHEME) :])
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise HarnessError(
+                f"{option} {spec!r} is not an http(s) URL", hint="write openai+http://HOST:PORT/v1?model=NAME"
+            )
+        query = dict(urllib.parse.parse_qsl(url.query))
+        if not query.get("model"):
+            raise HarnessError(f"{option} {spec!r} names no model", hint="add ?model=NAME (the name the server serves)")
+        known = {"model", "chat", "concurrency", "timeout", "retries", "api_key_env"}
+        if unknown := sorted(set(query) - known):
+            raise HarnessError(
+                f"{option}: unknown parameter {unknown[0]!r} in {spec!r}", hint=f"use: {', '.join(sorted(known))}"
+            )
+        try:
+            return cls(
+                base_url=urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", "")),
+                model=query["model"],
+                chat=query.get("chat", "0").lower() in ("1", "true", "yes"),
+                concurrency=max(1, int(query.get("concurrency", 4))),
+                timeout=float(query.get("timeout", 60)),
+                retries=max(0, int(query.get("retries", 5))),
+                api_key_env=query.get("api_key_env", "OPENAI_API_KEY"),
+            )
+        except ValueError as exc:
+            raise HarnessError(
+                f"{option} {spec!r}: {exc}", hint="concurrency, timeout and retries are numbers"
+            ) from None
+
+
+class OpenAIModel:
+    """A model behind an OpenAI-compatible HTTP API."""
+
+    def __init__(
+        self, server: ServerSpec, *, role: str, name: str, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.server = server
+        self.role = role
+        self.name = name
+        self.fingerprint = hashlib.sha256(f"openai|{server.base_url}|{server.model}".encode()).hexdigest()
+        self._sleep = sleep
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"OpenAIModel(role={self.role!r}, url={self.server.base_url!r}, model={self.server.model!r})"
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if key := os.environ.get(self.server.api_key_env):
+            headers["Authorization"] = f"Bearer {key}"
+        return headers
+
+    def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON with retries and exponential backoff (with jitter) on 429, 5xx and connection errors."""
+        url = f"{self.server.base_url}{path}"
+        body = json.dumps(payload).encode()
+        last = ""
+        for attempt in range(self.server.retries + 1):
+            request = urllib.request.Request(url, data=body, headers=self._headers(), method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=self.server.timeout) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                detail = exc.read().decode("utf-8", "replace")[:200]
+                if exc.code not in RETRY_STATUS:
+                    raise HarnessError(
+                        f"{url} answered HTTP {exc.code}: {detail}", hint=_status_hint(exc.code, self.server)
+                    ) from None
+                last = f"HTTP {exc.code}"
+            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+                last = str(getattr(exc, "reason", exc))
+            if attempt < self.server.retries:
+                self._sleep(min(30.0, 0.5 * 2**attempt) * (1 + random.random() / 2))
+        raise HarnessError(
+            f"{url} did not answer after {self.server.retries + 1} tries ({last})",
+            hint="check that the server is running and reachable, or raise ?timeout= / ?retries=",
+        )
+
+    def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        with ThreadPoolExecutor(max_workers=self.server.concurrency) as pool:
+            return list(pool.map(fn, items))
+
+    # -- Model protocol -----------------------------------------------------------------------------
+
+    def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
+        def one(prompt: str) -> Generation:
+            started = time.perf_counter()
+            common = {"model": self.server.model, "max_tokens": settings.max_new_tokens, "temperature": 0}
+            if settings.stop:
+                common["stop"] = list(settings.stop)
+            if self.server.chat:
+                data = self._post("/chat/completions", {**common, "messages": [{"role": "user", "content": prompt}]})
+                text = data["choices"][0]["message"]["content"] or ""
+            else:
+                data = self._post("/completions", {**common, "prompt": prompt})
+                text = data["choices"][0]["text"]
+            for stop in settings.stop:
+                text = text.split(stop, 1)[0]
+            tokens = int(data.get("usage", {}).get("completion_tokens", 0)) or len(text.split())
+            return Generation(text=text, n_tokens=tokens, seconds=time.perf_counter() - started)
+
+        return self._map(one, list(prompts))
+
+    def _echo_logprobs(
+        self, text: str
+    ) -> tuple[list[float | None], list[int], list[str], list[dict[str, float] | None]]:
+        payload = {
+            "model": self.server.model,
+            "prompt": text,
+            "max_tokens": 0,
+            "echo": True,
+            "logprobs": 1,
+            "temperature": 0,
+        }
+        data = self._post("/completions", payload)
+        logprobs = (data.get("choices") or [{}])[0].get("logprobs")
+        if not logprobs or not logprobs.get("token_logprobs") or logprobs.get("text_offset") is None:
+            raise HarnessError(
+                f"{self.server.base_url} does not return prompt log-probabilities (echo + logprobs on /completions), "
+                "which log-likelihood, multiple-choice and perplexity metrics need",
+                hint="serve the model with vLLM (it supports echo + logprobs), or run only generation suites",
+            )
+        return (
+            logprobs["token_logprobs"],
+            logprobs["text_offset"],
+            logprobs.get("tokens") or [],
+            logprobs.get("top_logprobs") or [None] * len(logprobs["token_logprobs"]),
+        )
+
+    def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
+        def one(request: tuple[str, str]) -> Loglikelihood:
+            context, continuation = request
+            logprobs, offsets, tokens, tops = self._echo_logprobs(context + continuation)
+            total, greedy, count = 0.0, True, 0
+            for i, (lp, offset) in enumerate(zip(logprobs, offsets, strict=True)):
+                if offset < len(context) or lp is None:
+                    continue
+                total += lp
+                count += 1
+                top = tops[i] if i < len(tops) else None
+                if top and tokens and max(top, key=top.get) != tokens[i]:
+                    greedy = False
+            return Loglikelihood(total, greedy, count)
+
+        return self._map(one, list(requests))
+
+    def loglikelihood_rolling(self, texts: Sequence[str]) -> list[RollingLoglikelihood]:
+        def one(text: str) -> RollingLoglikelihood:
+            logprobs, _, _, _ = self._echo_logprobs(text)
+            scored = [lp for lp in logprobs if lp is not None]
+            return RollingLoglikelihood(float(sum(scored)), len(scored))
+
+        return self._map(one, list(texts))
+
+
+def _status_hint(code: int, server: ServerSpec) -> str:
+    if code in (401, 403):
+        return f"set the API key in the environment variable {server.api_key_env} (or name another with ?api_key_env=)"
+    if code == 404:
+        return f"check the URL (it should end in /v1) and that the server serves model {server.model!r}"
+    return "see the server's log"

@@ -113,3 +113,23 @@ def test_generation_results_are_memoised_per_settings(tiny_pair):
     first = model.generate(["3 +"], settings)[0]
     again = model.generate(["3 +"], settings)[0]
     assert again is first
+
+
+def test_single_token_choices_after_one_context_cost_one_forward_pass(tiny_pair):
+    model = tiny_pair.tuned
+    context = "The capital of France is"
+    single_tokens = [
+        t
+        for t in (" Paris", " the", " cold", " party", " of", " is", " c", " hot")
+        if len(model._encode(context + t)) == len(model._encode(context)) + 1
+    ]
+    assert len(single_tokens) >= 2
+    calls = []
+    hook = model.module.register_forward_hook(lambda module, args, kwargs_or_out, *rest: calls.append(1))
+    try:
+        shared = model.loglikelihood([(context, t) for t in single_tokens])
+    finally:
+        hook.remove()
+    assert len(calls) == 1
+    alone = [model.loglikelihood([(context, t)])[0].logprob for t in single_tokens]
+    assert [r.logprob for r in shared] == pytest.approx(alone, abs=1e-5)

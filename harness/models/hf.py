@@ -197,28 +197,35 @@ class HFModel:
             if len(ctx) + len(cont) - 1 > self.context_window:
                 self._warn_truncated(len(ctx) + len(cont), self.context_window)
             inputs.append(whole)
+        # Requests with the same model input (e.g. single-token choices after one context) share a row.
+        rows: dict[tuple[int, ...], list[int]] = {}
+        for i, ids in enumerate(inputs):
+            if ids:
+                rows.setdefault(tuple(ids), []).append(i)
+        unique = list(rows)
         results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
-        order = sorted((i for i in range(len(pairs)) if inputs[i]), key=lambda i: (-len(inputs[i]), i))
+        order = sorted(range(len(unique)), key=lambda u: (-len(unique[u]), u))
         for batch in self._batches(order, desc):
-            width = max(len(inputs[i]) for i in batch)
+            width = max(len(unique[u]) for u in batch)
             input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                input_ids[row, : len(inputs[i])] = torch.tensor(inputs[i])
-                attention[row, : len(inputs[i])] = 1
+            for row, u in enumerate(batch):
+                input_ids[row, : len(unique[u])] = torch.tensor(unique[u])
+                attention[row, : len(unique[u])] = 1
             with self._active():
                 logits = self.module(
                     input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device)
                 ).logits
                 logprobs = F.log_softmax(logits.float(), dim=-1)
-            for row, i in enumerate(batch):
-                cont = pairs[i][1]
-                end = len(inputs[i])
-                span = logprobs[row, end - len(cont) : end]
-                target = torch.tensor(cont, device=span.device)
-                total = span.gather(-1, target.unsqueeze(-1)).sum().item()
-                greedy = bool((span.argmax(-1) == target).all().item())
-                results[i] = (total, greedy)
+            for row, u in enumerate(batch):
+                end = len(unique[u])
+                for i in rows[unique[u]]:
+                    cont = pairs[i][1][-end:]
+                    span = logprobs[row, end - len(cont) : end]
+                    target = torch.tensor(cont, device=span.device)
+                    total = span.gather(-1, target.unsqueeze(-1)).sum().item()
+                    greedy = bool((span.argmax(-1) == target).all().item())
+                    results[i] = (total, greedy)
         return results
 
 

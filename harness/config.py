@@ -26,7 +26,7 @@ class HarnessConfig:
     allow_download: bool = False
     device: str = "auto"
     dtype: str = "auto"
-    batch_size: int = 16
+    batch_size: int = 0
     eval_data: Path | None = None
     cache_dir: Path | None = None
     no_cache: bool = False
@@ -112,6 +112,9 @@ def resolve_config(rootdir: Path, cli: dict[str, Any]) -> HarnessConfig:
     for name, value in cli.items():
         if value is not None:
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}", Path.cwd())
-    if values.get("batch_size", 1) < 1:
-        raise HarnessError(f"batch size must be at least 1, got {values['batch_size']}", hint="pass --batch-size 16")
+    if values.get("batch_size", 0) < 0:
+        raise HarnessError(
+            f"batch size must be a positive number, got {values['batch_size']}",
+            hint="pass --batch-size 16, or 0 for auto",
+        )
     return HarnessConfig(rootdir=rootdir, **values)

@@ -41,7 +41,7 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ),
     ("--device", {"help": "torch device: auto, cpu, cuda, cuda:N (default: auto)"}),
     ("--dtype", {"help": "weights dtype: auto, float32, bfloat16, float16 (default: auto)"}),
-    ("--batch-size", {"help": "requests per forward pass (default: 16)"}),
+    ("--batch-size", {"help": "requests per forward pass; 0 = auto: 16 on CPU, 64 on a GPU, halved on out-of-memory"}),
     ("--eval-data", {"help": "directory of eval sets the suites read (default: fixtures/data)"}),
     ("--cache-dir", {"help": "where the response cache, fingerprints and demo models live (default: .harness/)"}),
     (

@@ -133,3 +133,26 @@ def test_single_token_choices_after_one_context_cost_one_forward_pass(tiny_pair)
     assert len(calls) == 1
     alone = [model.loglikelihood([(context, t)])[0].logprob for t in single_tokens]
     assert [r.logprob for r in shared] == pytest.approx(alone, abs=1e-5)
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_the_answers(tiny_dirs, monkeypatch):
+    import torch
+
+    from harness.models.loading import LoadOptions, load_pair
+
+    model = load_pair(str(tiny_dirs["base"]), str(tiny_dirs["adapter"]), LoadOptions(batch_size=8)).tuned
+    expected = [r.logprob for r in model.loglikelihood(REQUESTS)]
+    real_forward = model.module.forward
+    seen_batches = []
+
+    def forward_that_runs_out_of_memory(*args, **kwargs):
+        rows = kwargs["input_ids"].shape[0]
+        seen_batches.append(rows)
+        if rows > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(model.module, "forward", forward_that_runs_out_of_memory)
+    got = [r.logprob for r in model.loglikelihood(REQUESTS)]
+    assert got == pytest.approx(expected, abs=1e-5)
+    assert model.batch_size == 2 and seen_batches[:3] == [6, 4, 2]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -72,8 +72,12 @@ class HFModel:
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def _batches(self, order: list[int], desc: str) -> Iterator[list[int]]:
-        """Yield index batches in the given (length-sorted) order, with a progress bar on long runs."""
+    def _run_batched(self, order: list[int], desc: str, run: Callable[[list[int]], None]) -> None:
+        """Call `run` on index batches in the given (length-sorted) order, with a progress bar on long runs.
+
+        On a GPU out-of-memory error the batch size is halved and the batch retried, and the smaller
+        size is kept for the rest of the run.
+        """
         bar = tqdm(
             total=len(order),
             desc=f"{self.role}: {desc}",
@@ -82,9 +86,19 @@ class HFModel:
             unit="req",
         )
         with bar:
-            for start in range(0, len(order), self.batch_size):
+            start = 0
+            while start < len(order):
                 batch = order[start : start + self.batch_size]
-                yield batch
+                try:
+                    run(batch)
+                except torch.OutOfMemoryError:
+                    if self.batch_size == 1:
+                        raise
+                    self.batch_size = max(1, self.batch_size // 2)
+                    if torch.cuda.is_available():
+                        torch.cuda.empty_cache()
+                    continue
+                start += len(batch)
                 bar.update(len(batch))
 
     def _warn_truncated(self, n_tokens: int, limit: int) -> None:
@@ -124,7 +138,8 @@ class HFModel:
             truncated.append(cut)
         order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
         results: list[Generation | None] = [None] * len(prompts)
-        for batch in self._batches(order, "generate"):
+
+        def run(batch: list[int]) -> None:
             width = max(len(encoded[i]) for i in batch)
             input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
@@ -154,6 +169,8 @@ class HFModel:
                 text = _cut_at_stop(text, settings.stop)
                 n_tokens = len(self._encode(text)) if text else 0
                 results[i] = Generation(text=text, n_tokens=n_tokens, seconds=seconds, prompt_truncated=truncated[i])
+
+        self._run_batched(order, "generate", run)
         return [r for r in results if r is not None]
 
     # -- scoring ---------------------------------------------------------------------------------
@@ -205,7 +222,8 @@ class HFModel:
         unique = list(rows)
         results: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
         order = sorted(range(len(unique)), key=lambda u: (-len(unique[u]), u))
-        for batch in self._batches(order, desc):
+
+        def run(batch: list[int]) -> None:
             width = max(len(unique[u]) for u in batch)
             input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
             attention = torch.zeros((len(batch), width), dtype=torch.long)
@@ -226,6 +244,8 @@ class HFModel:
                     total = span.gather(-1, target.unsqueeze(-1)).sum().item()
                     greedy = bool((span.argmax(-1) == target).all().item())
                     results[i] = (total, greedy)
+
+        self._run_batched(order, desc, run)
         return results
 
 

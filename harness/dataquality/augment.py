@@ -134,7 +134,8 @@ def filter_candidates(
     existing = [r.text for r in records]
     novelty = _novelty([c or "-" for c in cleaned], existing)
     count = length_counter(spec)
-    seen = {exact_key(r.role_text(field, spec)) for r in records}
+    existing_keys = {exact_key(r.role_text(field, spec)) for r in records}
+    candidate_keys: set[str] = set()
     per_source: Counter[str] = Counter()
     out = []
     for source, text, sim, (rouge, nearest) in zip(sources, cleaned, similarity, novelty, strict=True):
@@ -155,8 +156,10 @@ def filter_candidates(
         reason = None
         if not text:
             reason = "empty generation"
-        elif exact_key(text) in seen:
+        elif exact_key(text) in existing_keys:
             reason = "copy of an existing example"
+        elif exact_key(text) in candidate_keys:
+            reason = "same as an earlier candidate"
         elif sim < rule.min_source_similarity:
             reason = f"drifted from its source (TF-IDF cosine {sim:.2f} < {rule.min_source_similarity})"
         elif rouge >= rule.max_novelty_rouge:
@@ -165,7 +168,7 @@ def filter_candidates(
             reason = f"breaks the spec: {problems[0].rule}: {problems[0].message}"
         elif hits := find_pii(text, spec.pii.checks):
             reason = f"contains personal data ({hits[0].kind})"
-        seen.add(exact_key(text))
+        candidate_keys.add(exact_key(text))
         out.append(Candidate(row, source, text, reason))
     return out
 

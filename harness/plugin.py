@@ -296,6 +296,13 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if hasattr(config, "workerinput"):
         return
     harness = get_session(config)
+    if harness.case_outcomes:
+        from harness.cases.summary import summarise
+        from harness.report import case_lines
+
+        terminalreporter.section("adversarial and behavioural cases")
+        for line in case_lines(summarise(harness.case_outcomes)):
+            terminalreporter.write_line(line, red=line.startswith("regressed"))
     if not harness.verdicts and not harness.messages:
         return
     from harness.report import terminal_lines

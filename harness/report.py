@@ -72,6 +72,28 @@ def notes(verdicts: Sequence[Verdict]) -> list[str]:
     return lines
 
 
+def case_lines(summaries: Sequence[Any]) -> list[str]:
+    """Per case file: pass rate on base and tuned, and the cases that passed on base but fail on tuned."""
+    if not summaries:
+        return []
+
+    def rate(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1%}"
+
+    body = [
+        [s.group, str(s.n), rate(s.base_pass_rate), rate(s.tuned_pass_rate), str(len(s.regressed)), str(len(s.fixed))]
+        for s in summaries
+    ]
+    lines = render_table(["case file", "cases", "base pass", "tuned pass", "regressed", "fixed"], body)
+    for s in summaries:
+        if s.regressed:
+            shown = ", ".join(s.regressed[:8]) + (
+                f", ... ({len(s.regressed) - 8} more)" if len(s.regressed) > 8 else ""
+            )
+            lines.append(f"regressed in {s.group} (pass on base, fail on tuned): {shown}")
+    return lines
+
+
 def terminal_lines(verdicts: Sequence[Verdict]) -> list[str]:
     return render_table(HEADER, table_rows(verdicts)) + [""] * bool(notes(verdicts)) + notes(verdicts)
 

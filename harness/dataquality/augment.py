@@ -46,24 +46,9 @@ def paraphrase_field(spec: DataSpec) -> str:
 
 def load_generator(spec: str, device: str = "auto", batch_size: int = 0) -> Model:
     """A generator model from any spec the harness loads: demo:NAME, a local directory, or openai+http://..."""
-    from harness.models import loading
-    from harness.models.openai import SCHEME
+    from harness.models.loading import LoadOptions, load_model
 
-    options = loading.LoadOptions(device=device, batch_size=batch_size)
-    if spec.startswith(SCHEME):
-        return loading._load_single(spec, "--generator", "tuned", options)
-    resolved = loading.resolve_spec(spec, "--generator", options)
-    if resolved.is_adapter:
-        base = (
-            "demo:base" if spec.startswith(loading.DEMO_PREFIX) else loading._adapter_base_name(Path(resolved.location))
-        )
-        if not base:
-            raise HarnessError(
-                f"--generator {spec} is an adapter that does not name its base model",
-                hint="merge it into a full model, or serve it and pass its openai+http:// URL",
-            )
-        return loading.load_pair(base, spec, options).tuned
-    return loading._load_single(spec, "--generator", "tuned", options)
+    return load_model(spec, LoadOptions(device=device, batch_size=batch_size), option="--generator")
 
 
 def back_translate(texts: Sequence[str], to_pivot: str, from_pivot: str, max_new_tokens: int = 128) -> list[str]:

@@ -238,6 +238,26 @@ def _warn_on_base_name(adapter_dir: Path, base: ResolvedSpec, notes: list[str]) 
         notes.append(f"adapter {adapter_dir} names base {recorded!r}; evaluated on {base.location} (shapes match)")
 
 
+def load_model(spec: str, options: LoadOptions = LoadOptions(), *, role: str = "tuned", option: str = "--model") -> Any:
+    """Load one model on its own, e.g. a generator: demo:NAME, a model or adapter directory, or openai+http://...
+
+    An adapter is loaded onto the base model its adapter_config.json names.
+    """
+    from harness.models.openai import SCHEME
+
+    if not spec.startswith(SCHEME):
+        resolved = resolve_spec(spec, option, options)
+        if resolved.is_adapter:
+            base = "demo:base" if spec.startswith(DEMO_PREFIX) else _adapter_base_name(Path(resolved.location))
+            if not base:
+                raise HarnessError(
+                    f"{option} {spec} is an adapter that does not name its base model",
+                    hint="merge it into a full model, or serve it and pass its openai+http:// URL",
+                )
+            return load_pair(base, spec, options).tuned
+    return _load_single(spec, option, role, options)
+
+
 def _load_single(spec: str, option: str, role: str, options: LoadOptions) -> Any:
     """One model on its own: an OpenAI-compatible server, or a full local model (no adapter)."""
     from harness.models.hf import HFModel

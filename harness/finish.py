@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+from harness.atomic import atomic_write_text
 from harness.baselines import BaselineEntry, BaselineStore
 from harness.config import gate_rules
 from harness.gate import evaluate
@@ -43,9 +46,22 @@ def _entries(records: Sequence[MetricRecord], suite: str, role: str, today: str)
     }
 
 
+def write_outputs(harness: HarnessSession, path: Path) -> Path:
+    """The run's answers as JSONL, sorted, written atomically (the input of `harness review sample`)."""
+    lines = [
+        json.dumps(harness.outputs[key].to_dict(), sort_keys=True, ensure_ascii=False)
+        for key in sorted(harness.outputs)
+    ]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    return path
+
+
 def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[str, Any]) -> bool:
     """Evaluate the gate over everything recorded; write reports and baselines. True when the gate failed."""
     config = harness.config
+    if harness.outputs:
+        path = write_outputs(harness, config.harness_cache_dir / "runs" / "last" / "outputs.jsonl")
+        harness.messages.append(f"{len(harness.outputs)} answers kept for review in {path}")
     records = harness.sorted_records() + case_pass_rates(harness.case_outcomes)
     if not records:
         return False
@@ -75,7 +91,5 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     return gate_failed
 
 
-def _path(value: Any) -> Any:
-    from pathlib import Path
-
+def _path(value: Any) -> Path | None:
     return Path(value) if value else None

@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import resolve_config
 from harness.errors import HarnessError
-from harness.records import BASE, ROLES, TUNED, CaseOutcome, MetricRecord
+from harness.records import BASE, ROLES, TUNED, CaseOutcome, MetricRecord, OutputRecord
 from harness.session import HarnessSession, get_session, session_key, worker_threads
 
 _OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -208,9 +208,18 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
     default_role = callspec.params.get("model") if callspec else None
 
     def record(
-        result: Any, *, role: str | None = None, eval_set: Any = None, decoding: Any = None, **rules: Any
+        result: Any,
+        *,
+        role: str | None = None,
+        eval_set: Any = None,
+        decoding: Any = None,
+        outputs: Any = None,
+        **rules: Any,
     ) -> Any:
         __tracebackhide__ = True
+        from harness.gate import GateRule
+
+        GateRule.parse(rules, f"{node.nodeid}: record_metric({result.name!r})")
         role = role or default_role
         if role not in ROLES:
             raise HarnessError(
@@ -234,11 +243,28 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
                 rules=rules,
             )
         )
+        if outputs is not None:
+            _record_outputs(harness_session, outputs, eval_set, role, suite_name, model.name)
         if role == TUNED:
             _check_bounds(result, rules)
         return result
 
     return record
+
+
+def _record_outputs(harness: HarnessSession, outputs: Any, eval_set: Any, role: str, suite: str, model: str) -> None:
+    """Keep a run's answers (harness.scoring.Answers) for human review."""
+    from harness.records import OutputRecord
+
+    rows = {row["id"]: row for row in eval_set} if eval_set is not None else {}
+    name = getattr(eval_set, "name", suite)
+    for item_id, text, reference in zip(outputs.ids, outputs.texts, outputs.references, strict=True):
+        row = rows.get(item_id, {})
+        harness.record_output(
+            OutputRecord(
+                name, item_id, role, row.get("prompt", ""), text, reference, row.get("category") or "", suite, model
+            )
+        )
 
 
 def _relative(path: Path | None, root: Path) -> str:
@@ -270,6 +296,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if workeroutput is not None:
         workeroutput["harness_records"] = [r.to_dict() for r in harness.records]
         workeroutput["harness_case_outcomes"] = [o.to_dict() for o in harness.case_outcomes]
+        workeroutput["harness_outputs"] = [o.to_dict() for o in harness.outputs.values()]
         return
     from harness.finish import finish_run
 
@@ -328,6 +355,8 @@ class _XdistController:
             harness.record(MetricRecord.from_dict(data))
         for data in getattr(node, "workeroutput", {}).get("harness_case_outcomes", []):
             harness.record_case(CaseOutcome.from_dict(data))
+        for data in getattr(node, "workeroutput", {}).get("harness_outputs", []):
+            harness.record_output(OutputRecord.from_dict(data))
 
 
 __all__ = ["BASE", "TUNED"]

@@ -126,3 +126,39 @@ class CaseOutcome:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseOutcome:
         return cls(**data)
+
+
+@dataclass(frozen=True)
+class OutputRecord:
+    """One model answer from a run, kept so that people can review it (and compare base with tuned)."""
+
+    eval_set: str
+    item_id: str
+    role: str
+    prompt: str
+    output: str
+    reference: str = ""
+    category: str = ""
+    suite: str = ""
+    model: str = ""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.eval_set, self.item_id, self.role)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "eval_set": self.eval_set,
+            "item_id": self.item_id,
+            "role": self.role,
+            "prompt": self.prompt,
+            "output": self.output,
+            "reference": self.reference,
+            "category": self.category,
+            "suite": self.suite,
+            "model": self.model,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> OutputRecord:
+        return cls(**data)

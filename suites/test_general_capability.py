@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from harness.assertions import assert_no_regression
-
 from harness import metrics
+from harness.assertions import assert_no_regression
 from harness.scoring import multiple_choice
 
 

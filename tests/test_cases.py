@@ -442,3 +442,13 @@ def test_summarise_counts_a_rerun_case_as_passed_only_if_every_run_passed():
     assert summarise([]) == []
     with pytest.raises(ValueError):
         summarise([], by="file")
+
+
+def test_the_demo_case_files_are_valid():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "suites" / "adversarial"
+    files = sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".jsonl"))
+    cases = {p.name: load_cases(p, folder.parents[1]) for p in files}
+    assert len(files) >= 6 and sum(map(len, cases.values())) >= 60
+    assert {c.kind for file_cases in cases.values() for c in file_cases} == {"MFT", "INV", "DIR"}

@@ -1,0 +1,323 @@
+"""Bootstrap confidence intervals, paired base-vs-tuned tests and the minimum detectable effect.
+
+Every interval here comes from one resampling engine, `resampled_sums`: items are drawn with replacement
+(the same draws for every column, so paired data stay paired) and each resample's per-item statistics are
+summed. A metric is then any function of those sums: a mean, a corpus BLEU from n-gram counts, a perplexity
+from log-likelihood and token totals, a macro F1 from per-class counts. Resampling is seeded and vectorised
+with numpy; when items take few distinct values (binary scores, class pairs) the per-value counts are drawn
+from the equivalent multinomial instead of item by item, which gives the same distribution far faster.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.metrics.result import MetricResult
+
+Statistic = Callable[[np.ndarray], np.ndarray]
+"""Maps summed per-item statistics, shape (resamples, k), to one metric value per resample, shape (resamples,)."""
+
+_CHUNK_ELEMENTS = 2_000_000  # draws per batch: keeps memory flat for any n x n_resamples
+_Z_POWER_DEFAULT = 0.8
+
+
+def _as_matrix(data: Any) -> np.ndarray:
+    matrix = np.asarray(data, dtype=np.float64)
+    if matrix.ndim == 1:
+        matrix = matrix[:, None]
+    if matrix.ndim != 2 or matrix.shape[0] == 0:
+        raise HarnessError(f"bootstrap needs per-item data of shape (n,) or (n, k) with n >= 1, got {matrix.shape}")
+    if not np.all(np.isfinite(matrix)):
+        raise HarnessError("bootstrap data contain NaN or infinite per-item values", hint="check the metric inputs")
+    return matrix
+
+
+def resampled_sums(data: Any, *, n_resamples: int = 10_000, seed: int = 0) -> np.ndarray:
+    """Column sums of `n_resamples` bootstrap resamples of the rows of `data` (shape (n_resamples, k))."""
+    matrix = _as_matrix(data)
+    if n_resamples < 1:
+        raise HarnessError(f"n_resamples must be at least 1, got {n_resamples}")
+    n, k = matrix.shape
+    rng = np.random.default_rng(seed)
+    unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    if len(unique) <= max(2, n // 16):
+        # Counts of each distinct row in a resample are Multinomial(n, frequencies): same law, O(distinct).
+        frequencies = np.bincount(inverse.ravel(), minlength=len(unique)) / n
+        counts = rng.multinomial(n, frequencies, size=n_resamples)
+        return counts @ unique
+    index_dtype = np.uint16 if n <= 1 << 16 else np.uint32 if n <= 1 << 32 else np.int64
+    chunk = max(1, _CHUNK_ELEMENTS // n)
+    sums = np.empty((n_resamples, k))
+    column = np.ascontiguousarray(matrix[:, 0]) if k == 1 else None
+    offsets = (np.arange(chunk, dtype=np.int64) * n)[:, None]
+    for start in range(0, n_resamples, chunk):
+        rows = min(chunk, n_resamples - start)
+        draws = rng.integers(0, n, size=(rows, n), dtype=index_dtype)
+        if column is not None:
+            sums[start : start + rows, 0] = column[draws].sum(axis=1)
+        else:
+            counts = np.bincount((draws + offsets[:rows]).ravel(), minlength=rows * n).reshape(rows, n)
+            sums[start : start + rows] = counts @ matrix
+    return sums
+
+
+def mean_statistic(n: int) -> Statistic:
+    """The statistic for a plain mean of per-item scores (column 0 of the sums, divided by n)."""
+    return lambda sums: sums[:, 0] / n
+
+
+def bootstrap_distribution(
+    data: Any, statistic: Statistic | None = None, *, n_resamples: int = 10_000, seed: int = 0
+) -> np.ndarray:
+    """The statistic on each of `n_resamples` seeded item resamples (default statistic: the mean of column 0)."""
+    matrix = _as_matrix(data)
+    statistic = statistic or mean_statistic(len(matrix))
+    return np.asarray(statistic(resampled_sums(matrix, n_resamples=n_resamples, seed=seed)), dtype=np.float64)
+
+
+def bootstrap_ci(
+    data: Any,
+    statistic: Statistic | None = None,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of `statistic` over items, widened if needed to hold the point estimate.
+
+    `data` holds per-item additive statistics, shape (n,) or (n, k); `statistic` maps their column sums to
+    the metric (default: the mean). Deterministic for a given seed. Resampling bias of a non-linear statistic
+    (e.g. corpus BLEU on few items) can push the point estimate outside the percentile band; the interval is
+    then stretched to include it, so a reported value always lies inside its own interval.
+    """
+    if not 0 < confidence < 1:
+        raise HarnessError(f"confidence must be between 0 and 1, got {confidence}")
+    matrix = _as_matrix(data)
+    statistic = statistic or mean_statistic(len(matrix))
+    point = float(np.asarray(statistic(matrix.sum(axis=0)[None, :]))[0])
+    values = bootstrap_distribution(matrix, statistic, n_resamples=n_resamples, seed=seed)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return (point, point)
+    tail = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [tail, 1 - tail])
+    return (float(min(lo, point)), float(max(hi, point)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Paired comparison of two models on the same items
+
+
+def _significance_floor(alpha: float) -> int:
+    """Fewest one-sided discordant items for which an exact two-sided sign/McNemar/Wilcoxon test reaches alpha.
+
+    With m such items all pointing the same way the smallest attainable p-value is 2 * 0.5**m.
+    """
+    return max(1, math.ceil(math.log2(2 / alpha)))
+
+
+def minimum_detectable_effect(
+    n: int,
+    *,
+    discordant_rate: float | None = None,
+    sd: float | None = None,
+    alpha: float = 0.05,
+    power: float = _Z_POWER_DEFAULT,
+) -> float:
+    """Smallest paired difference a two-sided test at `alpha` detects with `power`, on n items.
+
+    Normal approximation for a paired difference: MDE = (z[1 - alpha/2] + z[power]) * sd_d / sqrt(n).
+    Binary scores (give `discordant_rate`, the share of items where the two models disagree): sd_d under the
+    null is sqrt(discordant_rate), and the result is never below m/n, where m = ceil(log2(2/alpha)) is the
+    fewest discordant items an exact McNemar test can call significant (6 at alpha=0.05); capped at 1.
+    Continuous scores (give `sd`, the standard deviation of the per-item differences): inf when n < m,
+    because an exact Wilcoxon test on so few items can never reach alpha.
+    """
+    if n < 1:
+        raise HarnessError(f"minimum_detectable_effect needs n >= 1 items, got {n}")
+    if not 0 < alpha < 1 or not 0 < power < 1:
+        raise HarnessError(f"alpha and power must be between 0 and 1, got alpha={alpha}, power={power}")
+    if (discordant_rate is None) == (sd is None):
+        raise HarnessError("minimum_detectable_effect needs exactly one of discordant_rate= (binary) or sd=")
+    z = NormalDist().inv_cdf(1 - alpha / 2) + NormalDist().inv_cdf(power)
+    floor = _significance_floor(alpha)
+    if discordant_rate is not None:
+        if not 0 <= discordant_rate <= 1:
+            raise HarnessError(f"discordant_rate must be between 0 and 1, got {discordant_rate}")
+        return min(1.0, max(z * math.sqrt(discordant_rate / n), floor / n))
+    if sd is None or sd < 0:
+        raise HarnessError(f"sd must be non-negative, got {sd}")
+    if n < floor:
+        return math.inf
+    return z * sd / math.sqrt(n)
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """A candidate model against a reference on the same items: delta with CI, paired test, flipped items."""
+
+    name: str
+    delta: float  # candidate - reference, in the metric's units
+    ci: tuple[float, float]  # paired-bootstrap interval of delta
+    p_value: float
+    test: str  # "McNemar" (exact) for 0/1 scores, "Wilcoxon" (signed-rank) otherwise
+    n: int
+    worse_ids: tuple[str, ...]  # binary: right->wrong, in item order; continuous: largest drops first
+    better_ids: tuple[str, ...]  # binary: wrong->right; continuous: largest gains first
+    minimum_detectable_effect: float  # smallest drop this n detects at alpha with 80% power
+    alpha: float
+    higher_is_better: bool
+    candidate: MetricResult
+    reference: MetricResult
+    basis: str  # "corpus statistic" when the metric was recomputed per resample, else "per-item mean"
+
+    @property
+    def significant(self) -> bool:
+        """Whether the paired test rejects "no difference" at this comparison's alpha."""
+        return self.p_value < self.alpha
+
+    @property
+    def drop(self) -> float:
+        """How much worse the candidate is, in the metric's worse direction (negative means it improved)."""
+        return -self.delta if self.higher_is_better else self.delta
+
+
+def _check_same_items(candidate: MetricResult, reference: MetricResult) -> list[str]:
+    only_candidate = sorted(set(candidate.per_item) - set(reference.per_item))
+    only_reference = sorted(set(reference.per_item) - set(candidate.per_item))
+    if only_candidate or only_reference:
+        parts = []
+        for label, extra in (("candidate", only_candidate), ("reference", only_reference)):
+            if extra:
+                shown = ", ".join(extra[:5]) + (f", ... ({len(extra) - 5} more)" if len(extra) > 5 else "")
+                parts.append(f"{len(extra)} only in the {label} ({shown})")
+        raise HarnessError(
+            f"cannot pair {candidate.name!r} with {reference.name!r}: item ids differ: " + "; ".join(parts),
+            hint="score both models on the same eval items",
+        )
+    if not candidate.per_item:
+        raise HarnessError(f"cannot pair {candidate.name!r}: the results have no per-item scores")
+    if candidate.higher_is_better != reference.higher_is_better:
+        raise HarnessError(f"cannot pair {candidate.name!r} with {reference.name!r}: their directions differ")
+    return sorted(candidate.per_item)
+
+
+def _corpus_data(result: MetricResult, ids: Sequence[str]) -> tuple[Any, np.ndarray] | None:
+    """(recipe, per-item sufficient stats in `ids` order) when the result carries them, else None."""
+    spec, stats = result.details.get("statistic"), result.details.get("item_stats")
+    if not spec or not isinstance(stats, Mapping) or any(i not in stats for i in ids):
+        return None
+    return spec, np.asarray([stats[i] for i in ids], dtype=np.float64)
+
+
+def _delta_interval(
+    first: MetricResult, second: MetricResult, ids: Sequence[str], n_resamples: int, seed: int
+) -> tuple[float, tuple[float, float], str]:
+    """delta = first - second, its paired-bootstrap interval, and whether the corpus statistic was used."""
+    corpus_first, corpus_second = _corpus_data(first, ids), _corpus_data(second, ids)
+    if corpus_first is not None and corpus_second is not None and corpus_first[0] == corpus_second[0]:
+        from harness.metrics.corpus import statistic_from_spec
+
+        additive, finish = statistic_from_spec(corpus_first[0])
+        a, b = additive(corpus_first[1]), additive(corpus_second[1])
+        k = a.shape[1]
+        delta = float(first.value - second.value)
+        lo, hi = bootstrap_ci(
+            np.hstack([a, b]),
+            lambda sums: finish(sums[:, :k]) - finish(sums[:, k:]),
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+        return delta, (min(lo, delta), max(hi, delta)), "corpus statistic"
+    differences = np.array([first.per_item[i] - second.per_item[i] for i in ids], dtype=np.float64)
+    delta = float(differences.mean())
+    lo, hi = bootstrap_ci(differences, n_resamples=n_resamples, seed=seed)
+    return delta, (min(lo, delta), max(hi, delta)), "per-item mean"
+
+
+def _canonical_key(result: MetricResult, ids: Sequence[str]) -> tuple[bytes, float, bytes]:
+    """An order on results so a comparison is computed one fixed way round, whichever model is the candidate."""
+    scores = np.array([result.per_item[i] for i in ids], dtype=np.float64).tobytes()
+    corpus = _corpus_data(result, ids)
+    return scores, float(result.value), b"" if corpus is None else corpus[1].tobytes()
+
+
+def paired_comparison(
+    candidate: MetricResult,
+    reference: MetricResult,
+    *,
+    alpha: float = 0.05,
+    seed: int = 0,
+    n_resamples: int = 10_000,
+) -> PairedComparison:
+    """Compare two models' results on the same items: paired-bootstrap delta CI, exact test, flipped items.
+
+    The bootstrap draws the same item indices for both models. Corpus metrics (BLEU, chrF, TER, perplexity,
+    F1) that carry per-item sufficient statistics are recomputed on each resample; others use the mean of
+    per-item differences. The p-value is McNemar's exact test (binomial on the discordant items) when both
+    results are 0/1 per item, otherwise a two-sided Wilcoxon signed-rank test on the per-item differences
+    (1.0 when every difference is zero). Swapping the two models negates delta and its interval exactly
+    and leaves the p-value unchanged: everything is computed in one canonical order, then mirrored.
+    """
+    from scipy import stats as scipy_stats
+
+    if not 0 < alpha < 1:
+        raise HarnessError(f"alpha must be between 0 and 1, got {alpha}")
+    ids = _check_same_items(candidate, reference)
+    n = len(ids)
+    mirrored = _canonical_key(candidate, ids) > _canonical_key(reference, ids)
+    first, second = (reference, candidate) if mirrored else (candidate, reference)
+    delta, ci, basis = _delta_interval(first, second, ids, n_resamples, seed)
+    if mirrored:
+        delta, ci = -delta, (-ci[1], -ci[0])
+    if basis == "corpus statistic":
+        delta = float(candidate.value - reference.value)
+
+    a = np.array([first.per_item[i] for i in ids], dtype=np.float64)
+    b = np.array([second.per_item[i] for i in ids], dtype=np.float64)
+    differences = a - b
+    sign = (1.0 if candidate.higher_is_better else -1.0) * (-1.0 if mirrored else 1.0)
+    gain = sign * differences  # > 0: the candidate is better on that item
+    order = {item: k for k, item in enumerate(candidate.per_item)}
+    if candidate.is_binary and reference.is_binary:
+        test = "McNemar"
+        n_worse, n_better = int(np.sum(gain < 0)), int(np.sum(gain > 0))
+        discordant = n_worse + n_better
+        low = min(n_worse, n_better)  # the two-sided exact p-value depends on the split only
+        p_value = 1.0 if discordant == 0 else float(scipy_stats.binomtest(low, discordant).pvalue)
+        worse_ids = tuple(sorted((ids[k] for k in np.flatnonzero(gain < 0)), key=order.__getitem__))
+        better_ids = tuple(sorted((ids[k] for k in np.flatnonzero(gain > 0)), key=order.__getitem__))
+        mde = minimum_detectable_effect(n, discordant_rate=discordant / n, alpha=alpha)
+    else:
+        test = "Wilcoxon"
+        nonzero = differences[differences != 0]
+        p_value = 1.0 if nonzero.size == 0 else float(scipy_stats.wilcoxon(differences, zero_method="wilcox").pvalue)
+        worse_ids = tuple(ids[k] for k in sorted(np.flatnonzero(gain < 0), key=lambda k: (gain[k], ids[k])))
+        better_ids = tuple(ids[k] for k in sorted(np.flatnonzero(gain > 0), key=lambda k: (-gain[k], ids[k])))
+        sd = float(np.std(differences, ddof=1)) if n > 1 else 0.0
+        mde = minimum_detectable_effect(n, sd=sd, alpha=alpha)
+    return PairedComparison(
+        name=candidate.name,
+        delta=delta,
+        ci=(float(ci[0]), float(ci[1])),
+        p_value=min(1.0, p_value),
+        test=test,
+        n=n,
+        worse_ids=worse_ids,
+        better_ids=better_ids,
+        minimum_detectable_effect=mde,
+        alpha=alpha,
+        higher_is_better=candidate.higher_is_better,
+        candidate=candidate,
+        reference=reference,
+        basis=basis,
+    )

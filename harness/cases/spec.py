@@ -180,7 +180,8 @@ def _build_case(raw: RawCase, defaults: RawCase, path: Path, import_root: Path |
         if name not in FIELDS:
             p.add(str(name), unknown("field", name, FIELDS))
         elif not FIELDS[name][1](value):
-            p.add(name, f"should be {FIELDS[name][0]}, got {value!r:.80}{_quote_hint(value)}")
+            hint = _quote_hint(value) if "text" in FIELDS[name][0] else ""
+            p.add(name, f"should be {FIELDS[name][0]}, got {value!r:.80}{hint}")
     if "id" not in raw.data:
         p.add("", "missing field 'id' (a short unique name such as cap-france-1)")
     elif isinstance(raw.data["id"], str) and not CASE_ID.fullmatch(raw.data["id"]):
@@ -211,7 +212,7 @@ def _build_case(raw: RawCase, defaults: RawCase, path: Path, import_root: Path |
     )
     checks = _checks(data.get("expect", {}), context, p)
     direction = _direction(data.get("direction"), choices, p) if "direction" in data else None
-    variants = _variants(data, kind, path, p)
+    variants = _variants(data, path, p)
     _check_kind_fields(kind, data, checks, p)
     if p.found:
         return None
@@ -282,7 +283,7 @@ def _direction(spec: dict[str, Any], choices: tuple[str, ...], p: _Problems) -> 
     return Direction(rule, str(target), float(margin))
 
 
-def _variants(data: dict[str, Any], kind: str, path: Path, p: _Problems) -> list[Variant]:
+def _variants(data: dict[str, Any], path: Path, p: _Problems) -> list[Variant]:
     """The perturbed inputs: `perturbed` as written, or each perturbation applied `variants` times, seeded."""
     written = data.get("perturbed", [])
     written = [written] if isinstance(written, str) else written

@@ -1,0 +1,151 @@
+"""Accuracy, precision, recall, F1 and the confusion matrix from scikit-learn, with item-resampling CIs.
+
+Per-item score is 1.0 when the prediction equals the reference label, else 0.0. Precision, recall and F1
+are not means of those, so their intervals resample items and recompute the averaged statistic from
+per-class counts (see harness.metrics.corpus). zero_division=0 throughout, without warnings.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+
+from harness.errors import HarnessError
+from harness.metrics.items import check_items, corpus_result, mean_result
+from harness.metrics.result import MetricResult
+
+AVERAGES = ("macro", "micro", "weighted")
+
+
+def _labels(name: str, predictions: Sequence[Hashable], references: Sequence[Hashable]) -> list[Any]:
+    from sklearn.utils.multiclass import unique_labels
+
+    try:
+        return unique_labels(list(references), list(predictions)).tolist()
+    except (TypeError, ValueError) as exc:
+        raise HarnessError(
+            f"{name}: cannot compare predicted and reference labels: {exc}",
+            hint="use one label type (all strings or all integers) for predictions and references",
+        ) from None
+
+
+def _details(predictions: Sequence[Hashable], references: Sequence[Hashable], labels: list[Any]) -> dict[str, Any]:
+    """Per-class precision/recall/F1/support and the confusion matrix (rows: reference, columns: predicted)."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    p, r, f, support = precision_recall_fscore_support(
+        references, predictions, labels=labels, average=None, zero_division=0.0
+    )
+    per_class = {
+        str(label): {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(support[k])}
+        for k, label in enumerate(labels)
+    }
+    with warnings.catch_warnings():  # one label seen: the 1x1 matrix is right, the advice to pass labels moot
+        warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
+        matrix = confusion_matrix(references, predictions, labels=labels)
+    return {"labels": labels, "per_class": per_class, "confusion_matrix": matrix.tolist()}
+
+
+def _correct(predictions: Sequence[Hashable], references: Sequence[Hashable]) -> np.ndarray:
+    return np.fromiter((p == r for p, r in zip(predictions, references, strict=True)), dtype=np.float64)
+
+
+def accuracy(
+    predictions: Sequence[Hashable],
+    references: Sequence[Hashable],
+    ids: Sequence[Any],
+    *,
+    name: str = "accuracy",
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> MetricResult:
+    """Share of items predicted correctly, as sklearn.metrics.accuracy_score; details hold the confusion matrix."""
+    from sklearn.metrics import accuracy_score
+
+    ids = check_items(name, ids, predictions=predictions, references=references)
+    labels = _labels(name, predictions, references)
+    value = accuracy_score(references, predictions)
+    details = _details(predictions, references, labels)
+    scores = _correct(predictions, references)
+    return mean_result(name, ids, scores, value=value, details=details, n_resamples=n_resamples, seed=seed)
+
+
+def _averaged(
+    metric: str,
+    predictions: Sequence[Hashable],
+    references: Sequence[Hashable],
+    ids: Sequence[Any],
+    average: str,
+    name: str | None,
+    n_resamples: int,
+    seed: int,
+) -> MetricResult:
+    from sklearn import metrics as sk
+
+    name = name or f"{average}_{metric}"
+    if average not in AVERAGES:
+        raise HarnessError(f"{name}: unknown average {average!r}", hint=f"use one of {', '.join(AVERAGES)}")
+    ids = check_items(name, ids, predictions=predictions, references=references)
+    labels = _labels(name, predictions, references)
+    scorer = {"precision": sk.precision_score, "recall": sk.recall_score, "f1": sk.f1_score}[metric]
+    value = scorer(references, predictions, average=average, zero_division=0.0)
+    index = {label: k for k, label in enumerate(labels)}
+    stats = np.array([[index[r], index[p]] for p, r in zip(predictions, references, strict=True)], dtype=np.int64)
+    spec = {"kind": "classification", "metric": metric, "average": average, "n_labels": len(labels)}
+    details = {"average": average, **_details(predictions, references, labels)}
+    return corpus_result(
+        name,
+        ids,
+        value,
+        _correct(predictions, references),
+        stats,
+        spec,
+        details=details,
+        n_resamples=n_resamples,
+        seed=seed,
+    )
+
+
+def precision(
+    predictions: Sequence[Hashable],
+    references: Sequence[Hashable],
+    ids: Sequence[Any],
+    *,
+    average: str = "macro",
+    name: str | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> MetricResult:
+    """Precision averaged over labels ("macro", "micro" or "weighted"), as sklearn.metrics.precision_score."""
+    return _averaged("precision", predictions, references, ids, average, name, n_resamples, seed)
+
+
+def recall(
+    predictions: Sequence[Hashable],
+    references: Sequence[Hashable],
+    ids: Sequence[Any],
+    *,
+    average: str = "macro",
+    name: str | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> MetricResult:
+    """Recall averaged over labels ("macro", "micro" or "weighted"), as sklearn.metrics.recall_score."""
+    return _averaged("recall", predictions, references, ids, average, name, n_resamples, seed)
+
+
+def f1(
+    predictions: Sequence[Hashable],
+    references: Sequence[Hashable],
+    ids: Sequence[Any],
+    *,
+    average: str = "macro",
+    name: str | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> MetricResult:
+    """F1 averaged over labels ("macro", "micro" or "weighted"), as sklearn.metrics.f1_score."""
+    return _averaged("f1", predictions, references, ids, average, name, n_resamples, seed)

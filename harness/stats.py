@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Maps summed per-item statistics, shape (resamples, k), to one metric value per resample, shape (resamples,)."""
+RowTransform = Callable[[np.ndarray], np.ndarray]
+"""Maps stored per-item rows, shape (n, j), to additive per-item statistics, shape (n, k)."""
 
 _CHUNK_ELEMENTS = 2_000_000  # draws per batch: keeps memory flat for any n x n_resamples
 _Z_POWER_DEFAULT = 0.8
@@ -41,19 +43,46 @@ def _as_matrix(data: Any) -> np.ndarray:
     return matrix
 
 
-def resampled_sums(data: Any, *, n_resamples: int = 10_000, seed: int = 0) -> np.ndarray:
-    """Column sums of `n_resamples` bootstrap resamples of the rows of `data` (shape (n_resamples, k))."""
+def _distinct_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(unique rows in lexicographic order, index of each row's unique row), fast for 1 column or small ints."""
+    if matrix.shape[1] == 1:
+        unique, inverse = np.unique(matrix[:, 0], return_inverse=True)
+        return unique[:, None], inverse.ravel()
+    low, high = matrix.min(axis=0), matrix.max(axis=0)
+    spans = high - low + 1
+    if np.all(matrix == np.round(matrix)) and float(np.prod(spans)) < 2.0**62:
+        radix = np.cumprod(np.concatenate([spans[1:], [1.0]])[::-1])[::-1].astype(np.int64)
+        keys = np.zeros(len(matrix), dtype=np.int64)  # mixed-radix code, first column most significant
+        for column, base, weight in zip(matrix.T, low, radix, strict=True):
+            keys += (column - base).astype(np.int64) * weight
+        _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return matrix[first], inverse.ravel()
+    unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    return unique, inverse.ravel()
+
+
+def resampled_sums(
+    data: Any, *, n_resamples: int = 10_000, seed: int = 0, transform: RowTransform | None = None
+) -> np.ndarray:
+    """Column sums of `n_resamples` bootstrap resamples of the rows of `data` (shape (n_resamples, k)).
+
+    `transform` maps stored per-item rows to additive columns (e.g. a class pair to one-hot counts); it is
+    applied per distinct row where possible, so compact rows stay cheap to resample.
+    """
     matrix = _as_matrix(data)
     if n_resamples < 1:
         raise HarnessError(f"n_resamples must be at least 1, got {n_resamples}")
-    n, k = matrix.shape
+    transform = transform or _identity
+    n = len(matrix)
     rng = np.random.default_rng(seed)
-    unique, inverse = np.unique(matrix, axis=0, return_inverse=True)
+    unique, inverse = _distinct_rows(matrix)
     if len(unique) <= max(2, n // 16):
         # Counts of each distinct row in a resample are Multinomial(n, frequencies): same law, O(distinct).
-        frequencies = np.bincount(inverse.ravel(), minlength=len(unique)) / n
+        frequencies = np.bincount(inverse, minlength=len(unique)) / n
         counts = rng.multinomial(n, frequencies, size=n_resamples)
-        return counts @ unique
+        return counts @ transform(unique)
+    matrix = transform(matrix)
+    k = matrix.shape[1]
     index_dtype = np.uint16 if n <= 1 << 16 else np.uint32 if n <= 1 << 32 else np.int64
     chunk = max(1, _CHUNK_ELEMENTS // n)
     sums = np.empty((n_resamples, k))
@@ -70,18 +99,28 @@ def resampled_sums(data: Any, *, n_resamples: int = 10_000, seed: int = 0) -> np
     return sums
 
 
+def _identity(rows: np.ndarray) -> np.ndarray:
+    return rows
+
+
 def mean_statistic(n: int) -> Statistic:
     """The statistic for a plain mean of per-item scores (column 0 of the sums, divided by n)."""
     return lambda sums: sums[:, 0] / n
 
 
 def bootstrap_distribution(
-    data: Any, statistic: Statistic | None = None, *, n_resamples: int = 10_000, seed: int = 0
+    data: Any,
+    statistic: Statistic | None = None,
+    *,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+    transform: RowTransform | None = None,
 ) -> np.ndarray:
     """The statistic on each of `n_resamples` seeded item resamples (default statistic: the mean of column 0)."""
     matrix = _as_matrix(data)
     statistic = statistic or mean_statistic(len(matrix))
-    return np.asarray(statistic(resampled_sums(matrix, n_resamples=n_resamples, seed=seed)), dtype=np.float64)
+    sums = resampled_sums(matrix, n_resamples=n_resamples, seed=seed, transform=transform)
+    return np.asarray(statistic(sums), dtype=np.float64)
 
 
 def bootstrap_ci(
@@ -91,20 +130,22 @@ def bootstrap_ci(
     confidence: float = 0.95,
     n_resamples: int = 10_000,
     seed: int = 0,
+    transform: RowTransform | None = None,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of `statistic` over items, widened if needed to hold the point estimate.
 
-    `data` holds per-item additive statistics, shape (n,) or (n, k); `statistic` maps their column sums to
-    the metric (default: the mean). Deterministic for a given seed. Resampling bias of a non-linear statistic
-    (e.g. corpus BLEU on few items) can push the point estimate outside the percentile band; the interval is
-    then stretched to include it, so a reported value always lies inside its own interval.
+    `data` holds per-item statistics, shape (n,) or (n, k), additive after the optional row `transform`;
+    `statistic` maps their column sums to the metric (default: the mean). Deterministic for a given seed.
+    Resampling bias of a non-linear statistic (e.g. corpus BLEU on few items) can push the point estimate
+    outside the percentile band; the interval is then stretched to include it, so a reported value always
+    lies inside its own interval.
     """
     if not 0 < confidence < 1:
         raise HarnessError(f"confidence must be between 0 and 1, got {confidence}")
     matrix = _as_matrix(data)
     statistic = statistic or mean_statistic(len(matrix))
-    point = float(np.asarray(statistic(matrix.sum(axis=0)[None, :]))[0])
-    values = bootstrap_distribution(matrix, statistic, n_resamples=n_resamples, seed=seed)
+    point = float(np.asarray(statistic((transform or _identity)(matrix).sum(axis=0)[None, :]))[0])
+    values = bootstrap_distribution(matrix, statistic, n_resamples=n_resamples, seed=seed, transform=transform)
     values = values[np.isfinite(values)]
     if values.size == 0:
         return (point, point)
@@ -214,9 +255,13 @@ def _check_same_items(candidate: MetricResult, reference: MetricResult) -> list[
 def _corpus_data(result: MetricResult, ids: Sequence[str]) -> tuple[Any, np.ndarray] | None:
     """(recipe, per-item sufficient stats in `ids` order) when the result carries them, else None."""
     spec, stats = result.details.get("statistic"), result.details.get("item_stats")
-    if not spec or not isinstance(stats, Mapping) or any(i not in stats for i in ids):
+    if not spec or not isinstance(stats, Mapping) or "ids" not in stats or "columns" not in stats:
         return None
-    return spec, np.asarray([stats[i] for i in ids], dtype=np.float64)
+    position = {item: k for k, item in enumerate(stats["ids"])}
+    if any(i not in position for i in ids):
+        return None
+    columns = np.asarray(stats["columns"], dtype=np.float64)
+    return spec, columns.T[[position[i] for i in ids]]
 
 
 def _delta_interval(
@@ -228,12 +273,13 @@ def _delta_interval(
         from harness.metrics.corpus import statistic_from_spec
 
         additive, finish = statistic_from_spec(corpus_first[0])
-        a, b = additive(corpus_first[1]), additive(corpus_second[1])
-        k = a.shape[1]
+        j = corpus_first[1].shape[1]
+        k = additive(corpus_first[1][:1]).shape[1]
         delta = float(first.value - second.value)
         lo, hi = bootstrap_ci(
-            np.hstack([a, b]),
+            np.hstack([corpus_first[1], corpus_second[1]]),
             lambda sums: finish(sums[:, :k]) - finish(sums[:, k:]),
+            transform=lambda rows: np.hstack([additive(rows[:, :j]), additive(rows[:, j:])]),
             n_resamples=n_resamples,
             seed=seed,
         )

@@ -76,6 +76,15 @@ def test_multi_column_sums_resample_rows_together():
     assert np.allclose(sums[:, 1], 2 * sums[:, 0])  # the same items were drawn for both columns
 
 
+def test_few_distinct_integer_rows_take_the_multinomial_path_and_stay_paired():
+    base = np.array([[-2, -4, 1], [0, 0, 1], [3, 6, 1], [3, 6, 1]], dtype=float)
+    data = np.repeat(base, 100, axis=0)
+    sums = resampled_sums(data, n_resamples=2000, seed=1)
+    assert np.array_equal(sums[:, 1], 2 * sums[:, 0]) and np.all(sums[:, 2] == 400)
+    assert sums[:, 0].mean() == pytest.approx(data[:, 0].sum(), abs=5)
+    assert np.array_equal(sums, resampled_sums(data, n_resamples=2000, seed=1))
+
+
 def test_bootstrap_distribution_of_a_ratio_statistic():
     data = np.column_stack([np.ones(20), np.full(20, 4.0)])
     values = bootstrap_distribution(data, lambda s: s[:, 0] / s[:, 1], n_resamples=50)

@@ -21,15 +21,18 @@ AVERAGES = ("macro", "micro", "weighted")
 
 
 def _labels(name: str, predictions: Sequence[Hashable], references: Sequence[Hashable]) -> list[Any]:
-    from sklearn.utils.multiclass import unique_labels
-
-    try:
-        return unique_labels(list(references), list(predictions)).tolist()
-    except (TypeError, ValueError) as exc:
+    """Sorted labels seen in either column: scikit-learn's default label order (unique_labels)."""
+    values = set(references) | set(predictions)
+    if len({isinstance(v, str) for v in values}) > 1:
         raise HarnessError(
-            f"{name}: cannot compare predicted and reference labels: {exc}",
+            f"{name}: predicted and reference labels mix strings with other types",
             hint="use one label type (all strings or all integers) for predictions and references",
-        ) from None
+        )
+    try:
+        labels = sorted(values)
+    except TypeError as exc:
+        raise HarnessError(f"{name}: labels cannot be ordered: {exc}", hint="use string or integer labels") from None
+    return [v.item() if isinstance(v, np.generic) else v for v in labels]
 
 
 def _details(predictions: Sequence[Hashable], references: Sequence[Hashable], labels: list[Any]) -> dict[str, Any]:
@@ -50,7 +53,8 @@ def _details(predictions: Sequence[Hashable], references: Sequence[Hashable], la
 
 
 def _correct(predictions: Sequence[Hashable], references: Sequence[Hashable]) -> np.ndarray:
-    return np.fromiter((p == r for p, r in zip(predictions, references, strict=True)), dtype=np.float64)
+    """1.0 where the prediction equals the reference label, else 0.0."""
+    return (np.asarray(predictions, dtype=object) == np.asarray(references, dtype=object)).astype(np.float64)
 
 
 def accuracy(
@@ -92,8 +96,11 @@ def _averaged(
     labels = _labels(name, predictions, references)
     scorer = {"precision": sk.precision_score, "recall": sk.recall_score, "f1": sk.f1_score}[metric]
     value = scorer(references, predictions, average=average, zero_division=0.0)
-    index = {label: k for k, label in enumerate(labels)}
-    stats = np.array([[index[r], index[p]] for p, r in zip(predictions, references, strict=True)], dtype=np.int64)
+    index = {label: k for k, label in enumerate(labels)}.__getitem__
+    n = len(ids)
+    stats = np.column_stack(
+        [np.fromiter(map(index, references), np.int64, n), np.fromiter(map(index, predictions), np.int64, n)]
+    )
     spec = {"kind": "classification", "metric": metric, "average": average, "n_labels": len(labels)}
     details = {"average": average, **_details(predictions, references, labels)}
     return corpus_result(

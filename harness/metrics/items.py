@@ -18,7 +18,7 @@ def check_items(metric: str, ids: Sequence[Any], **columns: Sequence[Any]) -> li
     """Item ids as strings, after checking they are unique and every column has one entry per id."""
     if isinstance(ids, str):
         raise HarnessError(f"{metric}: ids must be a sequence of item ids, not one string")
-    ids = [str(i) for i in ids]
+    ids = list(map(str, ids))
     for column, values in columns.items():
         if isinstance(values, str):
             raise HarnessError(f"{metric}: {column} must be a sequence with one entry per item, not one string")
@@ -29,8 +29,8 @@ def check_items(metric: str, ids: Sequence[Any], **columns: Sequence[Any]) -> li
             )
     if not ids:
         raise HarnessError(f"{metric}: no items to score", hint="check that the eval set is not empty")
-    repeated = sorted(i for i, count in Counter(ids).items() if count > 1)
-    if repeated:
+    if len(set(ids)) != len(ids):
+        repeated = sorted(i for i, count in Counter(ids).items() if count > 1)
         shown = ", ".join(repeated[:5]) + (f", ... ({len(repeated) - 5} more)" if len(repeated) > 5 else "")
         raise HarnessError(f"{metric}: duplicate item ids: {shown}", hint="give every eval item a unique id")
     return ids
@@ -87,12 +87,12 @@ def corpus_result(
 ) -> MetricResult:
     """A corpus metric: CI from resampling items and recomputing the statistic from their sufficient stats.
 
-    The stats and the recipe are kept in details ("item_stats", "statistic") so a paired comparison, even
-    against a result read back from a baseline file, can recompute the corpus statistic for both models.
+    The stats and the recipe are kept in details ("item_stats": {"ids", "columns"}, "statistic") so a paired
+    comparison, even against a result read back from a baseline file, can recompute the statistic for both.
     """
     rows = np.asarray(item_stats, dtype=np.float64)
     additive, finish = statistic_from_spec(spec)
-    lo, hi = bootstrap_ci(additive(rows), finish, n_resamples=n_resamples, seed=seed)
+    lo, hi = bootstrap_ci(rows, finish, transform=additive, n_resamples=n_resamples, seed=seed)
     stored = rows.astype(np.int64) if np.all(rows == np.round(rows)) else rows
     return MetricResult(
         name=name,
@@ -105,7 +105,7 @@ def corpus_result(
         details={
             **dict(details or {}),
             "statistic": dict(spec),
-            "item_stats": dict(zip(ids, stored.tolist(), strict=True)),
+            "item_stats": {"ids": list(ids), "columns": stored.T.tolist()},
         },
     )
 

@@ -1,0 +1,120 @@
+"""Reading production logs and references, and cutting them into windows by count and by time."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from harness.errors import HarnessError
+from harness.monitoring.logs import LogRecord, read_logs, read_reference
+from harness.monitoring.windows import parse_window, select_period, split_windows
+
+T0 = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def line(k: int, **extra) -> dict:
+    return {"timestamp": (T0 + timedelta(hours=k)).isoformat(), "input": f"in {k}", "output": f"out {k}", **extra}
+
+
+def test_reads_records_with_feedback_sorted_by_time(tmp_path):
+    path = write_jsonl(
+        tmp_path / "logs.jsonl",
+        [
+            line(5, id="b", feedback={"thumbs": "down", "correction": "payment", "flag": True}),
+            "",
+            {"timestamp": "2024-03-01T01:00:00", "input": "x", "output": "y", "label": "termination"},
+        ],
+    )
+    first, second = read_logs([path])
+    assert first.timestamp == T0 + timedelta(hours=1)  # no zone: taken as UTC
+    assert (first.label, first.where, first.id) == ("termination", f"{path}:3", "logs-3")
+    assert second.feedback.correction == "payment" and second.feedback.flag == "flagged"
+    assert second.feedback.negative
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("{not json", "line 2: not valid JSON"),
+        ('["a list"]', "line 2: each line must be a JSON object"),
+        ({"input": "a", "output": "b"}, "line 2: missing field 'timestamp'"),
+        ({"timestamp": "yesterday", "input": "a", "output": "b"}, "line 2: field 'timestamp' is not ISO-8601"),
+        ({"timestamp": "2024-03-01T00:00:00Z", "output": "b"}, "line 2: missing field 'input'"),
+        ({"timestamp": "2024-03-01T00:00:00Z", "input": 3, "output": "b"}, "field 'input' should be a text"),
+        (line(1, feedback={"thumbs": "sideways"}), "field 'feedback.thumbs' should be up or down"),
+        (line(1, feedback={"rating": 5}), "unknown field 'feedback.rating'"),
+    ],
+)
+def test_a_malformed_line_names_file_and_line(tmp_path, bad, message):
+    path = write_jsonl(tmp_path / "logs.jsonl", [line(0), bad])
+    with pytest.raises(HarnessError, match="logs.jsonl:2") as error:
+        read_logs([path])
+    assert message.split("line 2: ")[-1] in str(error.value)
+
+
+def test_reference_takes_prompts_outputs_and_labels(tmp_path):
+    path = write_jsonl(
+        tmp_path / "ref.jsonl",
+        [
+            {"id": "1", "prompt": "Clause: a\nType:", "choices": ["x", "y"], "answer": "x"},
+            {"id": "2", "prompt": "Clause: b\nSummary:", "reference": "It says b."},
+            {"input": "c", "output": "y"},
+        ],
+    )
+    reference = read_reference([path])
+    assert reference.texts == ("Clause: a\nType:", "Clause: b\nSummary:", "c")
+    assert reference.outputs == ("x", "It says b.", "y")
+    assert reference.labels == ("x",)
+    with pytest.raises(HarnessError, match="ref.jsonl:1: no text field"):
+        read_reference([write_jsonl(tmp_path / "ref.jsonl", [{"answer": "x"}])])
+
+
+def records(hours: list[float]) -> list[LogRecord]:
+    return [LogRecord(str(k), T0 + timedelta(hours=h), "i", "o", "f", k + 1) for k, h in enumerate(hours)]
+
+
+@given(st.lists(st.floats(0, 500), max_size=60), st.integers(1, 25))
+def test_count_windows_keep_every_record_once_in_time_order(hours, size):
+    windows = split_windows(records(hours), parse_window(size))
+    flat = [r for w in windows for r in w.records]
+    assert sorted(r.id for r in flat) == sorted(str(k) for k in range(len(hours)))
+    assert [r.timestamp for r in flat] == sorted(r.timestamp for r in flat)
+    assert all(len(w) == size for w in windows[:-1]) and all(0 < len(w) <= size for w in windows)
+
+
+@given(st.lists(st.floats(0, 24 * 9), min_size=1, max_size=60), st.sampled_from(["1d", "12h", "90m", "1w"]))
+def test_time_windows_are_aligned_and_hold_their_records(hours, text):
+    spec = parse_window(text)
+    windows = split_windows(records(hours), spec)
+    assert sum(len(w) for w in windows) == len(hours)
+    for w in windows:
+        assert w.end - w.start == spec.span
+        assert all(w.start <= r.timestamp < w.end for r in w.records)
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+
+
+def test_a_day_without_traffic_is_an_empty_window():
+    windows = split_windows(records([1, 2, 50]), parse_window("1d"))
+    assert [len(w) for w in windows] == [2, 0, 1]
+    assert [w.label for w in windows] == ["2024-03-01", "2024-03-02", "2024-03-03"]
+
+
+@pytest.mark.parametrize("text", ["0", "1x", "d", "-3", "1.5d"])
+def test_a_bad_window_is_a_user_error(text):
+    with pytest.raises(HarnessError, match="neither a count nor a time span"):
+        parse_window(text)
+
+
+def test_select_period_is_half_open():
+    chosen = select_period(records([0, 1, 2, 3]), T0 + timedelta(hours=1), T0 + timedelta(hours=3))
+    assert [r.id for r in chosen] == ["1", "2"]

@@ -16,6 +16,7 @@ from harness.errors import HarnessError
 # command group -> (module that registers it, one-line help)
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "data": ("harness.dataquality.cli", "check a fine-tuning set against its data specification"),
+    "monitor": ("harness.monitoring.cli", "compare production logs with the reference; turn feedback into cases"),
 }
 
 

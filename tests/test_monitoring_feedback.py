@@ -35,12 +35,16 @@ def record(k: int, text: str, output: str, feedback: Feedback | None) -> LogReco
 RECORDS = [
     record(1, "Clause: The Buyer shall pay within 30 days.\nType:", "payment", Feedback(thumbs="up")),
     record(2, GDPR, "confidentiality", Feedback(thumbs="down", correction="data_protection")),
-    record(3, GDPR_SUMMARY, "The Client must keep the information secret.",
-           Feedback(correction="The Vendor must report a data breach within 72 hours.")),
+    record(
+        3,
+        GDPR_SUMMARY,
+        "The Client must keep the information secret.",
+        Feedback(correction="The Vendor must report a data breach within 72 hours."),
+    ),
     record(4, "Clause: The Seller may end this Agreement.\nType:", "payment", Feedback(flag="wrong type")),
     record(5, "Clause: Something else.\nType:", "termination", Feedback(thumbs="down")),
     record(6, GDPR, "confidentiality", Feedback(correction="data_protection")),  # the same input again
-]  # fmt: skip
+]
 
 
 def test_candidates_come_from_flagged_or_corrected_requests_only():
@@ -94,8 +98,12 @@ def test_candidates_round_trip_into_a_case_file_the_harness_accepts(tmp_path):
     more = [record(9, "Clause: New one.\nType:", "payment", Feedback(correction="termination"))]
     assert write_candidates(candidates_path, feedback_candidates(RECORDS + more)) == (1, 3)
     statuses = {c["id"]: c["status"] for c in yaml.safe_load(candidates_path.read_text())["cases"]}
-    assert statuses == {"prod-req-2": "approved", "prod-req-3": "approved", "prod-req-4": "rejected",
-                        "prod-req-9": "pending"}  # fmt: skip
+    assert statuses == {
+        "prod-req-2": "approved",
+        "prod-req-3": "approved",
+        "prod-req-4": "rejected",
+        "prod-req-9": "pending",
+    }
 
 
 def test_approving_into_a_hand_written_case_file_keeps_its_cases_and_comments(tmp_path):
@@ -132,10 +140,15 @@ def test_unknown_ids_and_empty_approvals_are_user_errors(tmp_path):
 def test_cli_feedback_then_approve(tmp_path, capsys):
     logs = tmp_path / "logs.jsonl"
     rows = [
-        {"id": r.id, "timestamp": r.timestamp.isoformat(), "input": r.input, "output": r.output,
-         "feedback": {k: v for k, v in vars(r.feedback).items() if v is not None}}
+        {
+            "id": r.id,
+            "timestamp": r.timestamp.isoformat(),
+            "input": r.input,
+            "output": r.output,
+            "feedback": {k: v for k, v in vars(r.feedback).items() if v is not None},
+        }
         for r in RECORDS
-    ]  # fmt: skip
+    ]
     logs.write_text("".join(json.dumps(row) + "\n" for row in rows))
     candidates = tmp_path / "candidates.yaml"
     assert main(["monitor", "feedback", str(logs), "--out", str(candidates)]) == 0

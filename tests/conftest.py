@@ -9,6 +9,13 @@ import pytest
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _import_extension_modules_once() -> None:
+    """In-process pytester runs drop modules imported during the run; pyarrow (via datasets) cannot be
+    imported a second time in one process, so it is imported before any of them."""
+    import datasets  # noqa: F401
+
+
 @pytest.fixture(scope="session")
 def tiny_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny random base model and a LoRA adapter on it, as save_pretrained directories."""

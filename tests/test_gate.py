@@ -38,7 +38,7 @@ def test_a_significant_drop_beyond_the_limit_fails_with_from_and_to():
 
 
 def test_a_drop_within_noise_passes_a_statistical_rule_but_not_a_plain_one():
-    base, tuned = result("acc", 50, n=20), result("acc", 8, n=20)
+    base, tuned = result("acc", 10, n=20), result("acc", 8, n=20)
     statistical = {"max_drop_vs_base": 0.01, "alpha": 0.001}
     [v] = evaluate([record("base", base, statistical), record("tuned", tuned, statistical)], {}, {})
     assert v.passed

@@ -27,19 +27,22 @@ def test_skill(model, record_metric):
 
 @pytest.fixture
 def project(pytester, tiny_dirs):
+    pytester.makeini("[pytest]\n")  # makes the test directory the rootdir
     pytester.makepyfile(test_suite=SUITE)
     items = "\n".join(json.dumps({"id": f"item-{k:03d}", "text": f"text {k}"}) for k in range(60))
     (pytester.path / "items.jsonl").write_text(items + "\n")
 
     def run(base: int, tuned: int, *args: str) -> pytest.RunResult:
         (pytester.path / "scores.json").write_text(json.dumps({"base": base, "tuned": tuned}))
-        return pytester.runpytest_subprocess(
+        runner = pytester.runpytest_subprocess if "-n" in args else pytester.runpytest
+        return runner(
             "--base-model",
             str(tiny_dirs["base"]),
             "--tuned-model",
             str(tiny_dirs["adapter"]),
             "-p",
             "no:cacheprovider",
+            f"--rootdir={pytester.path}",
             *args,
         )
 

@@ -32,6 +32,7 @@ def test_same(model, record_metric):
 
 
 def run(pytester: pytest.Pytester, tiny_dirs, *args: str) -> pytest.RunResult:
+    pytester.makeini("[pytest]\n")  # makes the test directory the rootdir
     return pytester.runpytest(
         "--base-model",
         str(tiny_dirs["base"]),
@@ -39,6 +40,7 @@ def run(pytester: pytest.Pytester, tiny_dirs, *args: str) -> pytest.RunResult:
         str(tiny_dirs["adapter"]),
         "-p",
         "no:cacheprovider",
+        f"--rootdir={pytester.path}",
         *args,
     )
 
@@ -55,10 +57,10 @@ def test_summary_table_says_better_worse_or_same(pytester, tiny_dirs):
     result = run(pytester, tiny_dirs)
     result.stdout.fnmatch_lines(
         [
-            "*base vs tuned*",
-            "*suite*metric*base*tuned*delta vs base*verdict*",
-            "*test_suite.py*general_accuracy*0.900*0.250*-0.650*worse*",
-            "*test_suite.py*steady_metric*0.500*0.500*+0.000*same*",
+            "*promotion gate: tuned vs base and promoted*",
+            "suite*metric*base*promoted*tuned*delta vs base*verdict*",
+            "test_suite.py*general_accuracy*0.900 [[]0.800, 1.000]*0.250*-0.650 [[]*p<0.0001*ok (worse)",
+            "test_suite.py*steady_metric*0.500*0.500*+0.000*p=1*ok (same)",
         ]
     )
 
@@ -69,7 +71,7 @@ def test_summary_is_the_same_under_xdist(pytester, tiny_dirs):
     parallel = run(pytester, tiny_dirs, "-n", "2").stdout.lines
 
     def table(lines):
-        start = next(i for i, line in enumerate(lines) if "base vs tuned" in line)
+        start = next(i for i, line in enumerate(lines) if "promotion gate" in line)
         return [line for line in lines[start + 1 :] if "test_suite.py" in line]
 
     assert table(serial) and table(serial) == table(parallel)
@@ -83,7 +85,7 @@ def test_floor(model, record_metric):
     record_metric(result("clause_accuracy", [0.0] * 40), floor=0.5)
 """
     )
-    result = run(pytester, tiny_dirs, "-k", "floor")
+    result = run(pytester, tiny_dirs, "test_floor.py::test_floor")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*clause_accuracy is below its floor: tuned 0.000*< 0.5*"])
 

@@ -118,3 +118,14 @@ def test_a_bad_window_is_a_user_error(text):
 def test_select_period_is_half_open():
     chosen = select_period(records([0, 1, 2, 3]), T0 + timedelta(hours=1), T0 + timedelta(hours=3))
     assert [r.id for r in chosen] == ["1", "2"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "is_label"),
+    [("payment", True), ("governing law", True), (" limitation of liability\n", True), ("data_protection", True),
+     ("The Buyer pays.", False), ("one two three four", False), ("", False), ("x" * 41, False)],
+)  # fmt: skip
+def test_label_like_answers(answer, is_label):
+    from harness.monitoring.logs import is_label_like
+
+    assert is_label_like(answer) is is_label

@@ -144,3 +144,16 @@ def test_cli_needs_a_reference(tmp_path, capsys):
     logs = write_logs(tmp_path / "logs.jsonl", traffic([(5, 0.0)]))
     assert main(["monitor", str(logs)]) == 2
     assert "--reference is required" in capsys.readouterr().err
+
+
+def test_cli_adds_the_perplexity_test_when_a_model_is_given(tmp_path, tiny_dirs):
+    ref = reference(60)
+    ref_path = tmp_path / "ref.jsonl"
+    ref_path.write_text("".join(json.dumps({"input": t}) + "\n" for t in ref.texts))
+    logs = write_logs(tmp_path / "logs.jsonl", traffic([(50, 0.0)]))
+    out = tmp_path / "report.json"
+    common = ["--reference", str(ref_path), "--min-samples", "40", "--classifier-permutations", "39"]
+    main(["monitor", str(logs), *common, "--model", str(tiny_dirs["base"]), "--device", "cpu", "--json", str(out)])
+    tests = {t["name"]: t for t in json.loads(out.read_text())["windows"][0]["tests"]}
+    assert set(tests) == {"domain_classifier", "embedding_mmd", "input_perplexity"}  # no outputs or labels in REF
+    assert tests["input_perplexity"]["effect_name"] == "AUC" and 0 < tests["input_perplexity"]["p_value"] <= 1

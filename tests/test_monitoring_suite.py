@@ -40,3 +40,11 @@ def test_suite_fails_on_the_drifted_window_only(tmp_path):
     assert "test_window_has_no_drift[2024-03-02]" in outcome.stdout
     assert "drift in window 2024-03-02" in outcome.stdout
     assert json.loads(report.read_text())["drifted_windows"] == ["2024-03-02"]
+
+
+def test_committed_demo_logs_match_their_generator():
+    from fixtures.monitoring import DEMO_LOGS
+    from fixtures.monitoring.generate import generate_logs
+
+    committed = [json.loads(line) for line in DEMO_LOGS.read_text(encoding="utf-8").splitlines()]
+    assert committed == generate_logs(), "demo logs are stale: run `python -m fixtures.monitoring.generate`"

@@ -22,14 +22,13 @@ import yaml
 
 from harness.atomic import atomic_write_text
 from harness.errors import HarnessError
-from harness.monitoring.logs import LogRecord
+from harness.monitoring.logs import LogRecord, is_label_like
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 REVIEW_FIELDS = ("status", "source", "reviewer", "reviewed_at", "review_note")
 DEFAULT_CANDIDATES = Path("suites/monitoring/candidates/production.yaml")
 DEFAULT_CASES = Path("suites/adversarial/production.yaml")
 CASE_SUFFIXES = (".yaml", ".yml", ".jsonl")
-_LABEL = re.compile(r"[A-Za-z][\w-]{0,39}")
 _WORD = re.compile(r"[$€£]?\d[\d,.:%]*\w*|[A-Za-z][A-Za-z'-]+")
 _STOPWORDS = frozenset(
     "the a an and or of to in on for with by at from as is are be been must shall may will not no any all this "
@@ -57,10 +56,6 @@ def case_id(record: LogRecord) -> str:
     return f"prod-{cleaned}"
 
 
-def _label_like(text: str) -> bool:
-    return bool(_LABEL.fullmatch(text.strip()))
-
-
 def key_terms(correction: str, output: str, limit: int = 3) -> list[str]:
     """Numbers, then words, of the correction that the wrong output lacked (what the fix is about), in order."""
     said = {w.lower() for w in _WORD.findall(output)}
@@ -73,6 +68,11 @@ def key_terms(correction: str, output: str, limit: int = 3) -> list[str]:
             terms.append(word.rstrip(".,"))
     numbers = [t for t in terms if any(c.isdigit() for c in t)]
     return (numbers + [t for t in terms if t not in numbers])[:limit]
+
+
+def _clip(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
 def _candidate(record: LogRecord, choices: Sequence[str], seen: int) -> dict[str, Any]:
@@ -89,25 +89,26 @@ def _candidate(record: LogRecord, choices: Sequence[str], seen: int) -> dict[str
     }
     if seen > 1:
         source["times_reported"] = seen
-    case: dict[str, Any] = {"id": case_id(record), "status": PENDING, "source": source, "kind": "MFT"}
+    case: dict[str, Any] = {"id": case_id(record), "status": PENDING, "kind": "MFT"}
     correction = (feedback.correction or "").strip()
-    if correction and _label_like(correction) and _label_like(output):
-        case["description"] = f"production: answered {output!r}, corrected to {correction!r}"
+    if correction and is_label_like(correction) and is_label_like(output):
+        case["description"] = f'production: answered "{output}", corrected to "{correction}"'
         case["input"] = record.input
         case["choices"] = sorted(set(choices) | {correction, output})
         case["expect"] = {"label": correction}
-        return case
-    case |= {"input": record.input, "max_new_tokens": 48, "stop": ["\n"]}
-    if correction:
-        terms = key_terms(correction, output) or [correction]
-        case["description"] = f"production: answered {output!r:.80}, corrected to {correction!r:.120}"
-        case["expect"] = {"contains": terms}
+    elif correction:
+        case["description"] = f'production: answered "{_clip(output)}", corrected to "{_clip(correction)}"'
+        case["input"] = record.input
+        case["expect"] = {"contains": key_terms(correction, output) or [correction]}
     else:
         case["description"] = (
-            f"production: answered {output!r:.80}, flagged ({feedback.flag}); review: replace with the right answer"
+            f'production: answered "{_clip(output)}", flagged ({feedback.flag}); review: replace with the right answer'
         )
+        case["input"] = record.input
         case["expect"] = {"not_contains": output.splitlines()[0][:200] if output else "\ufffd"}
-    return case
+    if "choices" not in case:
+        case |= {"max_new_tokens": 48, "stop": ["\n"]}
+    return case | {"source": source}
 
 
 def feedback_candidates(records: Iterable[LogRecord], choices: Sequence[str] | None = None) -> list[dict[str, Any]]:
@@ -120,11 +121,11 @@ def feedback_candidates(records: Iterable[LogRecord], choices: Sequence[str] | N
     """
     records = list(records)
     labels = choices or sorted(
-        {r.output.strip() for r in records if _label_like(r.output)}
+        {r.output.strip() for r in records if is_label_like(r.output)}
         | {
             r.feedback.correction.strip()
             for r in records
-            if r.feedback and r.feedback.correction and _label_like(r.feedback.correction) and _label_like(r.output)
+            if r.feedback and r.feedback.correction and is_label_like(r.feedback.correction) and is_label_like(r.output)
         }
     )
     reported = [r for r in records if r.feedback and (r.feedback.correction or r.feedback.flag)]
@@ -139,9 +140,23 @@ def feedback_candidates(records: Iterable[LogRecord], choices: Sequence[str] | N
 # -- files -------------------------------------------------------------------------------------------
 
 
+class _CaseDumper(yaml.SafeDumper):
+    """Safe YAML that writes texts with line breaks in double quotes ("Clause: ...\\nType:"), on one line."""
+
+
+def _represent_text(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
+    style = '"' if "\n" in text or "\t" in text else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", text, style=style)
+
+
+_CaseDumper.add_representer(str, _represent_text)
+
+
 def _dump(cases: Sequence[Mapping[str, Any]], indent: int = 2) -> str:
     """Cases as YAML list items indented under `cases:`."""
-    text = yaml.safe_dump(list(cases), sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None)
+    text = yaml.dump(
+        list(cases), Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=1000, default_flow_style=None
+    )
     return "".join(" " * indent + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 

@@ -13,6 +13,7 @@ A reference row is an eval-set row or a log line: its text is `input`, `prompt` 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from typing import Any
 from harness.errors import HarnessError
 
 FEEDBACK_KEYS = ("thumbs", "correction", "flag", "note")
+_LABEL_LIKE = re.compile(r"[A-Za-z][\w-]*(?: [\w-]+){0,2}")
 THUMBS = ("up", "down")
 
 
@@ -69,6 +71,12 @@ class Reference:
 
     def __len__(self) -> int:
         return len(self.texts)
+
+
+def is_label_like(text: str) -> bool:
+    """Whether an answer reads as a class label: one to three words, no sentence punctuation, at most 40 characters."""
+    text = text.strip()
+    return len(text) <= 40 and bool(_LABEL_LIKE.fullmatch(text))
 
 
 def _json_lines(path: Path, what: str, hint: str) -> Iterable[tuple[int, dict[str, Any]]]:

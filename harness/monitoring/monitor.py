@@ -8,7 +8,6 @@ and its effect reaches the test's practical floor; the window drifts when any te
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -16,11 +15,10 @@ from harness.errors import HarnessError
 from harness.monitoring import drift
 from harness.monitoring.embeddings import embedder
 from harness.monitoring.inference import CORRECTIONS, adjust
-from harness.monitoring.logs import LogRecord, Reference
+from harness.monitoring.logs import LogRecord, Reference, is_label_like
 from harness.monitoring.windows import Window, WindowSpec, split_windows
 
 DRIFT, NO_DRIFT, NOT_ENOUGH = "drift", "no drift", "not enough data"
-_LABEL_LIKE = re.compile(r"[A-Za-z][\w-]{0,39}")
 
 Novelty = Callable[[Sequence[str]], list[float]]
 
@@ -94,11 +92,11 @@ class MonitorReport:
 
 
 def output_label(record: LogRecord, known: set[str]) -> str | None:
-    """A record's label: its `label` field, else its output when that is one label-like word (e.g. "payment")."""
+    """A record's label: its `label` field, else its output when it is a known label or reads as one ("payment")."""
     if record.label is not None:
         return record.label
     answer = record.output.strip()
-    return answer if answer in known or _LABEL_LIKE.fullmatch(answer) else None
+    return answer if answer in known or is_label_like(answer) else None
 
 
 def correct(tests: Sequence[drift.DriftTest], alpha: float, method: str) -> list[drift.DriftTest]:

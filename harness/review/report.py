@@ -1,0 +1,97 @@
+"""The review in words: what was sampled, how far the review got, pass rates, A/B outcome and agreement."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from harness.review.gate import ReviewVerdict
+from harness.review.summary import ReviewSummary
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def report_lines(summary: ReviewSummary, verdict: ReviewVerdict) -> list[str]:
+    """Terminal report of a review."""
+    meta = summary.meta
+    lines = [
+        f"review of {meta.candidate or '?'} (base {meta.base_model or '-'}), rubric {meta.rubric.name} "
+        f"version {meta.rubric.version}",
+        f"sample: {meta.explanation}",
+        f"reviewers: {', '.join(summary.reviewers) or 'none yet'}; each answer needs {meta.min_reviews} review(s); "
+        f"{summary.rated_complete}/{summary.items} answers fully rated",
+    ]
+    if summary.stale_ratings:
+        lines.append(
+            f"  ({summary.stale_ratings} older rating(s) not counted: their answer or the rubric changed since)"
+        )
+    lines += ["", f"{'criterion':<22} {'pass rate [95% Wilson, weighted]':<34} {'items':>5} {'kappa':>7} {'alpha':>7}"]
+    for c in summary.criteria:
+        name = c.name + ("" if c.gated else " (not gated)")
+        lines.append(
+            f"{name:<22} {c.rate.format():<34} {c.rate.n:>5} {_number(c.agreement.kappa):>7} "
+            f"{_number(c.agreement.alpha):>7}"
+        )
+    if summary.ab is not None:
+        ab = summary.ab
+        counts = ", ".join(f"{k} {v}" for k, v in ab.counts.items())
+        lines += [
+            "",
+            f"A/B (blind): {ab.compared}/{ab.needed} disagreeing pairs compared, {ab.complete} fully; "
+            f"{ab.identical} identical pairs count as ties",
+            f"  choices: {counts}",
+            f"  tuned win rate (ties as half, weighted): {ab.win_rate.format()}",
+            f"  sign test over items: tuned better on {ab.test.wins}, base better on {ab.test.losses}; "
+            f"p={ab.test.p_two_sided:.3g} two-sided, p={ab.test.p_worse:.3g} for 'tuned worse'",
+            f"  agreement on the A/B verdict: kappa {_number(ab.agreement.kappa)}, alpha {_number(ab.agreement.alpha)}",
+        ]
+    lines += ["", "gate:"] + [f"  {line}" for line in verdict.checks]
+    lines.append("PASSED: the review allows promotion" if verdict.passed else "FAILED: the review blocks promotion")
+    return lines
+
+
+def report_dict(summary: ReviewSummary, verdict: ReviewVerdict) -> dict[str, Any]:
+    """The same report as JSON-safe data."""
+
+    def rate(r: Any) -> dict[str, Any]:
+        return {
+            "value": None if math.isnan(r.value) else r.value,
+            "ci": list(r.ci),
+            "n": r.n,
+            "n_effective": r.n_effective,
+        }
+
+    def agreement(a: Any) -> dict[str, Any]:
+        nan_free = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(a).items()}
+        return nan_free
+
+    data: dict[str, Any] = {
+        "candidate": summary.meta.candidate,
+        "base_model": summary.meta.base_model,
+        "rubric_version": summary.meta.rubric.version,
+        "items": summary.items,
+        "rated_complete": summary.rated_complete,
+        "min_reviews": summary.meta.min_reviews,
+        "reviewers": list(summary.reviewers),
+        "criteria": {
+            c.name: {"gated": c.gated, "pass_rate": rate(c.rate), "agreement": agreement(c.agreement)}
+            for c in summary.criteria
+        },
+        "passed": verdict.passed,
+        "failures": list(verdict.failures),
+    }
+    if summary.ab is not None:
+        data["ab"] = {
+            "counts": summary.ab.counts,
+            "win_rate": rate(summary.ab.win_rate),
+            "wins": summary.ab.test.wins,
+            "losses": summary.ab.test.losses,
+            "p_two_sided": summary.ab.test.p_two_sided,
+            "p_worse": summary.ab.test.p_worse,
+            "agreement": agreement(summary.ab.agreement),
+        }
+    return data

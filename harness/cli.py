@@ -17,6 +17,7 @@ from harness.errors import HarnessError
 COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "data": ("harness.dataquality.cli", "check a fine-tuning set against its data specification"),
     "monitor": ("harness.monitoring.cli", "compare production logs with the reference; turn feedback into cases"),
+    "review": ("harness.review.cli", "human review of a run's answers: sample, review app, report, gate"),
 }
 
 

@@ -1,0 +1,171 @@
+"""`harness review ...`: sample answers for review, serve the review app, report, export and import ratings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+DEMO_RUBRIC = Path("fixtures") / "review" / "rubric.yaml"
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE_DIR") or ".harness")
+
+
+def _db(args: argparse.Namespace) -> Path:
+    from harness.review.store import default_db
+
+    return Path(args.db) if args.db else default_db(_cache_dir())
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from harness.errors import HarnessError
+    from harness.review.items import pair_outputs, read_outputs
+    from harness.review.rubric import load_rubric
+    from harness.review.sampling import draw_sample
+    from harness.review.store import ReviewStore
+
+    outputs = Path(args.outputs) if args.outputs else _cache_dir() / "runs" / "last" / "outputs.jsonl"
+    rubric_path = Path(args.rubric) if args.rubric else DEMO_RUBRIC
+    if not args.rubric and not rubric_path.is_file():
+        raise HarnessError("no rubric given", hint="pass --rubric PATH (see fixtures/review/rubric.yaml)")
+    rubric = load_rubric(rubric_path)
+    items = pair_outputs(read_outputs(outputs))
+    sample = draw_sample(
+        items,
+        confidence=args.confidence,
+        margin=args.margin,
+        seed=args.seed,
+        oversample=args.oversample,
+        size=args.size,
+    )
+    db = _db(args)
+    store = ReviewStore(db, create=True)
+    store.save_sample(sample, rubric, min_reviews=args.min_reviews, seed=args.seed)
+    summary_counts = store.progress("", "rubric", rubric.version, args.min_reviews)
+    store.close()
+    print(sample.explain())
+    for stratum in sample.strata.values():
+        print(f"  {stratum.name}: {stratum.sampled} of {stratum.population} (weight {stratum.weight:.2f})")
+    kept = summary_counts["filled"]
+    if kept:
+        print(f"{kept} earlier rating(s) still count: their answers did not change")
+    print(f"review database: {db} (rubric version {rubric.version}, {args.min_reviews} review(s) per answer)")
+    print(f"next: harness review serve --db {db}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from harness.review.app import make_server
+
+    server, sock, url = make_server(
+        _db(args), args.host, args.port, args.token or os.environ.get("HARNESS_REVIEW_TOKEN"), tuple(args.allow_host)
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}; anyone who can reach it and has the link can review", flush=True)
+    print(f"review app for {_db(args)}; open this link (Ctrl-C stops it):\n    {url}", flush=True)
+    server.run(sockets=[sock])
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from harness.atomic import atomic_write_text
+    from harness.review.gate import ReviewThresholds, decide
+    from harness.review.report import report_dict, report_lines
+    from harness.review.store import ReviewStore
+    from harness.review.summary import summarise
+
+    store = ReviewStore(_db(args))
+    summary = summarise(store)
+    store.close()
+    verdict = decide(summary, ReviewThresholds(args.min_pass_rate, args.alpha, args.min_agreement))
+    print("\n".join(report_lines(summary, verdict)))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(report_dict(summary, verdict), indent=2, sort_keys=True) + "\n")
+    return 0 if verdict.passed else 1
+
+
+def _export(args: argparse.Namespace) -> int:
+    from harness.atomic import atomic_write_text
+    from harness.review.exchange import export_rows, format_of, format_rows
+    from harness.review.store import ReviewStore
+
+    store = ReviewStore(_db(args))
+    rows = export_rows(store)
+    fmt = format_of(Path(args.out), args.format) if args.out else (args.format or "jsonl")
+    text = format_rows(rows, fmt, store.meta().rubric.names)
+    store.close()
+    if args.out:
+        atomic_write_text(Path(args.out), text)
+        print(f"{len(rows)} row(s) written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from harness.review.exchange import import_rows
+    from harness.review.store import ReviewStore
+
+    store = ReviewStore(_db(args))
+    ratings, comparisons = import_rows(store, Path(args.path), args.format)
+    store.close()
+    print(f"imported {ratings} rating(s) and {comparisons} A/B choice(s) into {_db(args)}")
+    return 0
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    """Add the `review` subcommands to the `harness` command line."""
+    sub = parser.add_subparsers(dest="review_command", metavar="SUBCOMMAND")
+    db_help = "review database (default: .harness/review.sqlite, or $HARNESS_CACHE_DIR/review.sqlite)"
+
+    sample = sub.add_parser("sample", help="draw the answers people will review from the last run")
+    sample.add_argument("--outputs", metavar="PATH", help="a run's answers (default: .harness/runs/last/outputs.jsonl)")
+    sample.add_argument("--rubric", metavar="PATH", help=f"rubric YAML (default: {DEMO_RUBRIC})")
+    sample.add_argument("--confidence", type=float, default=0.95, help="confidence level (default 0.95)")
+    sample.add_argument("--margin", type=float, default=0.05, help="margin of error of the pass rate (default 0.05)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the draw and of the A/B sides (default 0)")
+    sample.add_argument("--min-reviews", type=int, default=2, help="independent reviews per answer (default 2)")
+    sample.add_argument("--oversample", type=float, default=2.0, help="factor for base/tuned disagreements (default 2)")
+    sample.add_argument("--size", type=int, help="sample exactly this many items instead of Cochran's size")
+    sample.add_argument("--db", metavar="PATH", help=db_help)
+    sample.set_defaults(run=_sample)
+
+    serve = sub.add_parser("serve", help="start the local review app")
+    serve.add_argument("--db", metavar="PATH", help=db_help)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
+    serve.add_argument("--token", help="access token (default: a new random one; or $HARNESS_REVIEW_TOKEN)")
+    serve.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="another Host name the app answers to (e.g. the machine's name with --host 0.0.0.0)",
+    )
+    serve.set_defaults(run=_serve)
+
+    report = sub.add_parser("report", help="pass rates, A/B outcome, agreement and the gate's verdict")
+    report.add_argument("--db", metavar="PATH", help=db_help)
+    report.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    report.add_argument("--min-pass-rate", type=float, default=0.7, help="required Wilson lower bound (default 0.7)")
+    report.add_argument("--alpha", type=float, default=0.05, help="significance level of the A/B sign test")
+    report.add_argument("--min-agreement", type=float, default=0.667, help="required Krippendorff's alpha")
+    report.set_defaults(run=_report)
+
+    export = sub.add_parser("export", help="write every rating and A/B choice as JSONL or CSV")
+    export.add_argument("--db", metavar="PATH", help=db_help)
+    export.add_argument("--out", metavar="PATH", help="file to write (default: standard output)")
+    export.add_argument("--format", choices=("jsonl", "csv"), help="default: from --out's extension, else jsonl")
+    export.set_defaults(run=_export)
+
+    imported = sub.add_parser("import", help="add ratings and A/B choices from a JSONL or CSV export")
+    imported.add_argument("path", metavar="PATH")
+    imported.add_argument("--db", metavar="PATH", help=db_help)
+    imported.add_argument("--format", choices=("jsonl", "csv"), help="default: from the file's extension")
+    imported.set_defaults(run=_import)
+
+    parser.set_defaults(run=lambda args: parser.print_help() or 2)

@@ -147,11 +147,17 @@ def _judge_window(
             inputs,
             permutations=settings.classifier_permutations,
             seed=seed,
+            stop_above=settings.alpha,
             top_words=settings.top_words,
             examples=settings.examples,
         ),
         drift.embedding_mmd(
-            reference.texts, inputs, embed=embedder(settings.embeddings), permutations=settings.permutations, seed=seed
+            reference.texts,
+            inputs,
+            embed=embedder(settings.embeddings),
+            permutations=settings.permutations,
+            seed=seed,
+            stop_above=settings.alpha,
         ),
     ]
     outputs = [r.output for r in window.records]

@@ -71,9 +71,10 @@ def test_a_complete_good_review_passes_and_shows_in_the_summary(gate, pytester, 
     )
 
 
-def test_a_review_of_another_model_does_not_count(gate, pytester):
+def test_a_review_of_another_model_does_not_count(gate, pytester, monkeypatch):
     db = review_db(pytester.path / "review.sqlite", "models/some-other-candidate")
-    result = gate("--review-db", str(db))
+    monkeypatch.setenv("HARNESS_REVIEW_DB", str(db))  # what `pytest suites/` uses: the option is not read there
+    result = gate()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*is of 'models/some-other-candidate', not of this run's candidate*"])
 

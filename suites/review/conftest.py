@@ -5,6 +5,8 @@
 
 Without a review database the gate is skipped with instructions, so a fresh clone passes; in a
 promotion pipeline pass --require-review (or set HARNESS_REQUIRE_REVIEW=1) so that a missing review fails.
+pytest reads a sub-directory's options only when that directory is named on the command line, so with
+`pytest suites/` use the environment: HARNESS_REQUIRE_REVIEW=1, HARNESS_REVIEW_DB=PATH.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def _option(config: pytest.Config, name: str, default: object) -> object:
 @pytest.fixture(scope="session")
 def review_db(request: pytest.FixtureRequest, harness_session) -> Path:
     """Where the review of the candidate is kept."""
-    given = _option(request.config, "--review-db", None)
+    given = _option(request.config, "--review-db", None) or os.environ.get("HARNESS_REVIEW_DB")
     return Path(str(given)) if given else harness_session.config.harness_cache_dir / "review.sqlite"
 
 

@@ -65,7 +65,11 @@ def _serve(args: argparse.Namespace) -> int:
         _db(args), args.host, args.port, args.token or os.environ.get("HARNESS_REVIEW_TOKEN"), tuple(args.allow_host)
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: listening on {args.host}; anyone who can reach it and has the link can review", flush=True)
+        print(
+            f"warning: listening on {args.host}: anyone who can reach it and has the link can review; the app "
+            "answers only to the Host names given with --allow-host (e.g. --allow-host reviews.internal)",
+            flush=True,
+        )
     print(f"review app for {_db(args)}; open this link (Ctrl-C stops it):\n    {url}", flush=True)
     server.run(sockets=[sock])
     return 0

@@ -29,7 +29,7 @@ RowTransform = Callable[[np.ndarray], np.ndarray]
 """Maps stored per-item rows, shape (n, j), to additive per-item statistics, shape (n, k)."""
 
 _CHUNK_ELEMENTS = 2_000_000  # draws per batch: keeps memory flat for any n x n_resamples
-_Z_POWER_DEFAULT = 0.8
+_POWER = 0.8  # power at which minimum_detectable_effect is quoted
 
 
 def _as_matrix(data: Any) -> np.ndarray:
@@ -172,7 +172,7 @@ def minimum_detectable_effect(
     discordant_rate: float | None = None,
     sd: float | None = None,
     alpha: float = 0.05,
-    power: float = _Z_POWER_DEFAULT,
+    power: float = _POWER,
 ) -> float:
     """Smallest paired difference a two-sided test at `alpha` detects with `power`, on n items.
 
@@ -204,7 +204,12 @@ def minimum_detectable_effect(
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """A candidate model against a reference on the same items: delta with CI, paired test, flipped items."""
+    """A candidate model against a reference on the same items: delta with CI, paired test, flipped items.
+
+    The test, the flipped ids and minimum_detectable_effect come from the per-item scores (for corpus metrics
+    such as BLEU or macro F1 those are sentence scores or correctness, so the MDE is an approximation there);
+    delta and its interval are on the metric itself.
+    """
 
     name: str
     delta: float  # candidate - reference, in the metric's units

@@ -257,3 +257,10 @@ def test_killing_the_server_mid_load_loses_no_committed_rating(tmp_path):
     stored = {(r.reviewer, str(ids[(r.eval_set, r.item_id)])) for r in store.ratings()}
     assert acknowledged <= stored  # every rating the server confirmed survived
     assert len(stored - acknowledged) <= 20  # at most one in flight per reviewer when it died
+
+
+def test_the_host_allow_list_is_the_listening_address_plus_named_hosts():
+    from harness.review.security import host_names
+
+    assert host_names("127.0.0.1", 8765) == {"127.0.0.1:8765", "localhost:8765", "[::1]:8765"}
+    assert host_names("0.0.0.0", 80, ["reviews.internal"]) == {"0.0.0.0:80", "reviews.internal:80"}

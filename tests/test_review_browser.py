@@ -41,7 +41,7 @@ def review(tmp_path, browser):
     with running_server(db, TOKEN) as url:
         context = browser.new_context()
         page = context.new_page()
-        page.set_default_timeout(10_000)
+        page.set_default_timeout(30_000)
         page.events = {"console": [], "dialogs": []}
         page.on("console", lambda message: page.events["console"].append(message.text))
         page.on("dialog", lambda dialog: (page.events["dialogs"].append(dialog.message), dialog.dismiss()))
@@ -64,7 +64,8 @@ def csp_reports(page) -> list[str]:
 def test_a_reviewer_rates_answers_with_the_keyboard(review):
     page, url, db = review
     sign_in(page, url)
-    page.click("#start-rubric")
+    with page.expect_navigation():  # the keyboard handler is a static script: wait until the page has loaded
+        page.click("#start-rubric")
     first_item = page.input_value("input[name=item]")
     assert page.eval_on_selector("#progress", "p => p.value") == 0
     for key in ("4", "1", "5", "1", "1"):  # accuracy 4, factual pass, coherence 5, tone neutral, guidelines pass
@@ -87,7 +88,8 @@ def test_a_reviewer_rates_answers_with_the_keyboard(review):
 def test_ab_sides_are_hidden_from_the_reviewer(review):
     page, url, db = review
     sign_in(page, url)
-    page.click("#start-ab")
+    with page.expect_navigation():  # the keyboard handler is a static script: wait until the page has loaded
+        page.click("#start-ab")
     html = page.content().lower()
     assert "tuned" not in html and "base" not in html  # no label, class, attribute or comment names a model
     item = ReviewStore(db).item(int(page.input_value("input[name=item]")))

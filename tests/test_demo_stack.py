@@ -202,3 +202,17 @@ def test_no_eval_item_appears_in_the_training_text() -> None:
     for row in _rows("general_probes"):
         assert f"{row['prompt']} {row['answer']}." not in documents, row["id"]
         assert f"{row['prompt']} {row['answer']}" not in documents, row["id"]
+
+
+def test_fine_tunes_only_have_to_produce_words_the_base_was_pretrained_on() -> None:
+    """A LoRA adapter cannot train embeddings: a word first seen in fine-tuning could never be predicted."""
+    from tokenizers import pre_tokenizers
+
+    words = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    corpus = training_corpus()
+    pretrained = {w for text in corpus.pretraining() for w, _ in words.pre_tokenize_str(text)}
+    completions = [" " + row["answer"] for row in _rows("clauses")]
+    completions += [" " + row["reference"] for row in _rows("clause_summaries")]
+    completions += [text.split("\nType:")[-1].split("\nSummary:")[-1] for text in corpus.tasks]
+    missing = {w for text in completions for w, _ in words.pre_tokenize_str(text)} - pretrained
+    assert not missing, f"words the fine-tunes must produce but the base never saw: {sorted(missing)[:10]}"

@@ -16,10 +16,11 @@ from harness.atomic import atomic_write_text
 from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
 from harness.records import MetricRecord, result_from_dict, result_to_dict
+from harness.stats import COMPARED_DIGITS
 
 FORMAT_VERSION = 1
 REFERENCES = ("base", "promoted")
-FLOAT_DIGITS = 6
+FLOAT_DIGITS = COMPARED_DIGITS  # the precision paired comparisons use, so stored and live results agree
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,25 @@ def _rounded(value: Any) -> Any:
     return value
 
 
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _encode(value: Any, depth: int) -> str:
+    """Two-space indented JSON with sorted keys; a list of plain values stays on one line."""
+    pad = "  " * depth
+    if isinstance(value, dict) and value:
+        rows = [f"{pad}  {json.dumps(k, ensure_ascii=False)}: {_encode(value[k], depth + 1)}" for k in sorted(value)]
+        return "{\n" + ",\n".join(rows) + f"\n{pad}}}"
+    if isinstance(value, list) and value and not all(map(_scalar, value)):
+        return "[\n" + ",\n".join(f"{pad}  {_encode(v, depth + 1)}" for v in value) + f"\n{pad}]"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def dumps(document: Mapping[str, Any]) -> str:
-    """Stable JSON text: sorted keys, rounded floats, two-space indent, trailing newline."""
-    return json.dumps(_rounded(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """Stable JSON text: sorted keys, rounded floats, two-space indent (a list of plain values on one
+    line, so a confusion matrix reads as rows), trailing newline."""
+    return _encode(_rounded(dict(document)), 0) + "\n"
 
 
 def is_fresh(entry: BaselineEntry, base_fingerprint: str, rootdir: Path) -> bool:

@@ -21,16 +21,21 @@ def _value(result: MetricResult | None, *, ci: bool = True) -> str:
     return result.format(3) if ci else f"{result.value:.3f}"
 
 
+def _signed(x: float) -> str:
+    """+0.123 / -0.123, with a difference that rounds to nothing shown as +0.000, never -0.000."""
+    return f"{x + 0.0 if round(x, 3) else 0.0:+.3f}"
+
+
 def _delta(comparison: Any, tuned: MetricResult | None, reference: MetricResult | None, *, ci: bool) -> str:
     if tuned is None or reference is None:
         return "-"
     if comparison is None:
-        return f"{tuned.value - reference.value:+.3f}"
+        return _signed(tuned.value - reference.value)
     p = "p<0.0001" if comparison.p_value < 1e-4 else f"p={comparison.p_value:.3g}"
     if not ci:
-        return f"{comparison.delta:+.3f} ({p})"
+        return f"{_signed(comparison.delta)} ({p})"
     lo, hi = comparison.ci
-    return f"{comparison.delta:+.3f} [{lo:+.3f}, {hi:+.3f}] {p}"
+    return f"{_signed(comparison.delta)} [{_signed(lo)}, {_signed(hi)}] {p}"
 
 
 def verdict_label(verdict: Verdict) -> str:

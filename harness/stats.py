@@ -30,6 +30,7 @@ RowTransform = Callable[[np.ndarray], np.ndarray]
 
 _CHUNK_ELEMENTS = 2_000_000  # draws per batch: keeps memory flat for any n x n_resamples
 _POWER = 0.8  # power at which minimum_detectable_effect is quoted
+COMPARED_DIGITS = 6  # per-item scores are compared at the precision the baseline store writes them
 
 
 def _as_matrix(data: Any) -> np.ndarray:
@@ -333,8 +334,10 @@ def paired_comparison(
     if basis == "corpus statistic":
         delta = float(candidate.value - reference.value)
 
-    a = np.array([first.per_item[i] for i in ids], dtype=np.float64)
-    b = np.array([second.per_item[i] for i in ids], dtype=np.float64)
+    # Compared at the precision the baseline store keeps, so a stored result and the same result measured
+    # live are equal item by item instead of differing in the seventh decimal.
+    a = np.round(np.array([first.per_item[i] for i in ids], dtype=np.float64), COMPARED_DIGITS)
+    b = np.round(np.array([second.per_item[i] for i in ids], dtype=np.float64), COMPARED_DIGITS)
     differences = a - b
     sign = (1.0 if candidate.higher_is_better else -1.0) * (-1.0 if mirrored else 1.0)
     gain = sign * differences  # > 0: the candidate is better on that item

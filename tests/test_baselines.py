@@ -45,6 +45,31 @@ def test_dumps_is_independent_of_insertion_order(mapping):
     assert dumps({"x": mapping}) == dumps({"x": reordered})
 
 
+_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**6), 10**6)
+    | st.text(max_size=5)
+    | st.floats(-1e6, 1e6, allow_nan=False),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(st.dictionaries(st.text(max_size=5), _json, max_size=4))
+def test_dumps_is_json_that_reads_back_as_the_rounded_document(document):
+    text = dumps(document)
+    assert json.loads(text) == json.loads(
+        json.dumps(document, sort_keys=True), parse_float=lambda f: round(float(f), 6) + 0.0
+    )
+    assert text.endswith("}\n") and "\t" not in text
+
+
+def test_a_confusion_matrix_reads_as_rows():
+    text = dumps({"m": [[3, 0], [1, 2]]})
+    assert "[3, 0]" in text and "[1, 2]" in text
+
+
 def test_floats_are_rounded_for_readable_diffs():
     assert json.loads(dumps({"v": 0.1 + 0.2})) == {"v": 0.3}
     assert dumps({"v": -0.0000001}) == dumps({"v": 0.0})

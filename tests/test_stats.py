@@ -188,6 +188,20 @@ def test_identical_results_give_p_one_and_zero_delta():
         assert not c.worse_ids and not c.better_ids
 
 
+@reproducible
+@given(st.lists(st.floats(0, 100, allow_nan=False), min_size=2, max_size=60))
+def test_a_result_read_back_from_the_baseline_store_equals_itself_live(scores):
+    """The store keeps six decimals; the live result must not differ from its stored copy in the seventh."""
+    import json
+
+    from harness.baselines import dumps
+
+    live = result(scores)
+    stored = result(json.loads(dumps({"s": scores}))["s"])
+    c = paired_comparison(live, stored, n_resamples=FAST)
+    assert c.p_value == 1.0 and not c.worse_ids and not c.better_ids
+
+
 def test_mismatched_items_name_the_ids_on_each_side():
     a = result([1.0, 0.0, 1.0], ids=["a", "b", "c"])
     b = result([1.0, 0.0, 1.0], ids=["a", "b", "z"])

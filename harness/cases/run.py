@@ -102,8 +102,7 @@ def _invariance(case: Case, original: Trial, variants: list[Trial]) -> CaseResul
     first = changed[0]
     got = answer_key(case, first.observation)
     detail = (
-        f"INV: answer changed under {first.name} ({len(changed)} of {len(variants)} variants): "
-        f"{expected!r} -> {got!r}"
+        f"INV: answer changed under {first.name} ({len(changed)} of {len(variants)} variants): {expected!r} -> {got!r}"
     )
     return CaseResult(False, detail, "invariance", (original, first))
 
@@ -154,4 +153,4 @@ _ONE_LINE = re.compile(r"\s+")
 def one_line(text: str, limit: int = 160) -> str:
     """A text on one line, shortened in the middle past `limit` characters, for reports."""
     flat = _ONE_LINE.sub(" ", text).strip()
-    return flat if len(flat) <= limit else f"{flat[: limit // 2 - 2]} ... {flat[-(limit // 2 - 3):]}"
+    return flat if len(flat) <= limit else f"{flat[: limit // 2 - 2]} ... {flat[-(limit // 2 - 3) :]}"

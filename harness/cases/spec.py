@@ -50,7 +50,7 @@ FILE_FIELDS = set(FIELDS) - {"id"} | {"cases"}
 
 
 def unknown(what: str, name: Any, known: Any) -> str:
-    """"unknown <what> 'x' (did you mean 'y'?); known: ..." for a misspelt name."""
+    """ "unknown <what> 'x' (did you mean 'y'?); known: ..." for a misspelt name."""
     known = sorted(known)
     close = difflib.get_close_matches(str(name), known, n=1)
     guess = f" (did you mean {close[0]!r}?)" if close else ""

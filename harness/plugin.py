@@ -297,7 +297,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         workeroutput["harness_records"] = [r.to_dict() for r in harness.records]
         workeroutput["harness_case_outcomes"] = [o.to_dict() for o in harness.case_outcomes]
         workeroutput["harness_outputs"] = [o.to_dict() for o in harness.outputs.values()]
+        workeroutput["harness_model_calls"] = harness.own_model_calls()
         return
+    harness.add_model_calls(harness.own_model_calls())
+    if line := harness.model_calls_line():
+        harness.messages.append(line)
     from harness.finish import finish_run
 
     try:
@@ -357,6 +361,7 @@ class _XdistController:
             harness.record_case(CaseOutcome.from_dict(data))
         for data in getattr(node, "workeroutput", {}).get("harness_outputs", []):
             harness.record_output(OutputRecord.from_dict(data))
+        harness.add_model_calls(getattr(node, "workeroutput", {}).get("harness_model_calls", {}))
 
 
 __all__ = ["BASE", "TUNED"]

@@ -33,6 +33,8 @@ class HarnessSession:
     outputs: dict[tuple[str, str, str], OutputRecord] = field(default_factory=dict)
     verdicts: list[Any] = field(default_factory=list)  # harness.gate.Verdict, set at the end of the run
     messages: list[str] = field(default_factory=list)  # end-of-run lines for the terminal summary
+    # per role: answers asked for, answers from the cache, seconds in model calls (summed over xdist workers)
+    model_calls: dict[str, dict[str, float]] = field(default_factory=dict)
     _pair: ModelPair | None = None
     _load_error: HarnessError | None = None
 
@@ -70,6 +72,38 @@ class HarnessSession:
             )
         self._pair = pair
         return pair
+
+    def add_model_calls(self, calls: dict[str, dict[str, float]]) -> None:
+        """Add one process's model-call counts and time to this session's."""
+        for role, counts in calls.items():
+            total = self.model_calls.setdefault(role, {"answers": 0, "cached": 0, "seconds": 0.0})
+            for key in total:
+                total[key] += counts.get(key, 0)
+
+    def own_model_calls(self) -> dict[str, dict[str, float]]:
+        """This process's model calls per role, when its models were loaded through the response cache."""
+        pair = self._pair
+        if pair is None:
+            return {}
+        calls = {}
+        for model in (pair.base, pair.tuned):
+            if hasattr(model, "hits"):
+                calls[model.role] = {
+                    "answers": model.hits + model.misses,
+                    "cached": model.hits,
+                    "seconds": model.seconds,
+                }
+        return calls
+
+    def model_calls_line(self) -> str | None:
+        """'model calls: base 700 answers (700 from the cache) in 0.05 s; tuned ...', or None."""
+        if not self.model_calls:
+            return None
+        parts = [
+            f"{role} {int(c['answers']):,} answers ({int(c['cached']):,} from the cache) in {c['seconds']:.2f} s"
+            for role, c in sorted(self.model_calls.items())
+        ]
+        return "model calls: " + "; ".join(parts)
 
     def base_fingerprint(self) -> str:
         """The base model's fingerprint, computed from its files without loading it."""

@@ -117,3 +117,14 @@ def test_pyproject_table_sets_the_models(pytester, tiny_dirs):
         "    assert model_pair.shares_weights and model_pair.tuned.batch_size == 2\n"
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
+def test_a_rerun_says_every_answer_came_from_the_cache(pytester, tiny_dirs, workers):
+    pytester.makepyfile(test_suite=SUITE)
+    cache = ["--cache-dir", str(pytester.path / "cache")]
+    run(pytester, tiny_dirs, *cache, *workers).stdout.fnmatch_lines(["model calls: base 1 answers (0 from the cache)*"])
+    rerun = run(pytester, tiny_dirs, *cache, *workers)
+    rerun.stdout.fnmatch_lines(
+        ["model calls: base 1 answers (1 from the cache) in * s; tuned 1 answers (1 from the cache) in * s"]
+    )

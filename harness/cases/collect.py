@@ -68,6 +68,10 @@ class CaseItem(pytest.Item):
         self.role = role
         self.extra_keyword_matches.update({case.kind, case.category})  # -k INV, -k invented_precedents
 
+    def setup(self) -> None:
+        """Load the models here, as a fixture would, so that a case's call time is its model calls only."""
+        get_session(self.config).model_pair()
+
     def runtest(self) -> None:
         harness = get_session(self.config)
         pair = harness.model_pair()

@@ -129,6 +129,7 @@ class CachedModel:
         self.fingerprint = inner.fingerprint
         self.hits = 0
         self.misses = 0
+        self.seconds = 0.0  # spent answering, cache lookups included
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -137,6 +138,21 @@ class CachedModel:
         return f"CachedModel({self.inner!r})"
 
     def _through_cache(
+        self,
+        requests: Sequence[Any],
+        operation: str,
+        settings: str,
+        compute: Callable[[list[Any]], list[T]],
+        encode: Callable[[T], dict[str, Any]],
+        decode: Callable[[dict[str, Any]], T],
+    ) -> list[T]:
+        started = time.perf_counter()
+        try:
+            return self._answer(requests, operation, settings, compute, encode, decode)
+        finally:
+            self.seconds += time.perf_counter() - started
+
+    def _answer(
         self,
         requests: Sequence[Any],
         operation: str,

@@ -6,9 +6,12 @@
 1. multiple-choice scoring: this harness vs lm-evaluation-harness (`simple_evaluate`, HF backend, same
    model object and items, as a local task): same accuracy, and the time ratio (target <= 1.0);
 2. batched vs one-at-a-time greedy generation (target >= 4x);
-3. `pytest suites/` with a cold vs a warm response cache, summing the test-call phases, i.e. the
-   part that asks the models (target >= 10x);
-4. peak memory of base + tuned (adapter sharing the base weights) vs the base alone (target <= 1.15).
+3. `pytest suites/` with a cold vs a warm response cache: the test-call phases (model loading is in
+   fixture setup and not counted; metric computation is) and the time in model calls alone, from the
+   run's "model calls:" summary line (target >= 10x);
+4. memory of base + tuned (the adapter on the shared base weights) vs the base alone, as weight bytes
+   and peak RSS, on the demo stack and on a randomly initialised 90M-parameter model with a rank-16
+   adapter, where the adapter is a usual share of the base (target <= 1.15).
 
 Needs the `bench` extra: pip install -e '.[bench]'.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -48,11 +52,11 @@ def bench_lm_eval(rows: list[list[str]]) -> None:
 
     base, _ = demo_paths()
     data_file = ROOT / "fixtures" / "data" / "general_probes.jsonl"
-    eval_set = load_eval_set(data_file, MULTIPLE_CHOICE)
     model = load_pair(base, base, LoadOptions(batch_size=16)).base
     torch.set_num_threads(2)
 
-    started = time.perf_counter()
+    started = time.perf_counter()  # both timings include reading the items, as simple_evaluate does
+    eval_set = load_eval_set(data_file, MULTIPLE_CHOICE)
     picks = _score_choices(model, eval_set)
     harness_seconds = time.perf_counter() - started
     harness_acc = sum(p == a for p, a in zip(picks.picks, picks.answers, strict=True)) / len(picks.ids)
@@ -132,42 +136,33 @@ def _call_seconds(junit: Path) -> float:
     return sum(float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase"))
 
 
+def _model_call_seconds(output: str) -> float:
+    """Seconds in model calls, summed over roles, from the run's 'model calls: ...' summary line."""
+    line = next(ln for ln in output.splitlines() if ln.startswith("model calls: "))
+    return sum(float(s) for s in re.findall(r"in ([0-9.]+) s", line))
+
+
 def bench_cache(rows: list[list[str]]) -> None:
     demo_paths()  # build outside the timed runs
     with tempfile.TemporaryDirectory() as cache:
-        timings = []
+        calls, models = [], []
         for run in ("cold", "warm"):
             junit = Path(cache) / f"{run}.xml"
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pytest",
-                    "suites/",
-                    "-q",
-                    "-p",
-                    "no:cacheprovider",
-                    "--cache-dir",
-                    cache,
-                    f"--junitxml={junit}",
-                    "-o",
-                    "junit_duration_report=call",
-                ],
-                cwd=ROOT,
-                check=False,
-                capture_output=True,
-            )
-            timings.append(_call_seconds(junit))
-    cold, warm = timings
-    speedup = cold / max(warm, 1e-9)
-    rows.append(
-        [
-            "pytest suites/: cold / warm cache (test calls)",
-            f"{cold:.2f}s / {warm:.2f}s = {speedup:.0f}x",
-            ">= 10x",
-            "yes" if speedup >= 10 else "NO",
-        ]
-    )
+            command = [sys.executable, "-m", "pytest", "suites/", "-q", "-p", "no:cacheprovider", "--cache-dir", cache]
+            command += [f"--junitxml={junit}", "-o", "junit_duration_report=call"]
+            done = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)
+            calls.append(_call_seconds(junit))
+            models.append(_model_call_seconds(done.stdout))
+    for label, (cold, warm) in (("test calls", calls), ("model calls", models)):
+        speedup = cold / max(warm, 1e-9)
+        rows.append(
+            [
+                f"pytest suites/: cold / warm cache ({label})",
+                f"{cold:.2f}s / {warm:.2f}s = {speedup:.0f}x",
+                ">= 10x",
+                _met(speedup >= 10),
+            ]
+        )
 
 
 MEMORY_PROBE = """
@@ -175,11 +170,15 @@ import json, resource, sys
 import torch
 from harness.models.loading import LoadOptions, load_model, load_pair
 base, tuned, mode = sys.argv[1:4]
+torch.set_num_threads(2)
 if mode == "base":
     models = [load_model(base, LoadOptions(), role="base")]
 else:
     pair = load_pair(base, tuned, LoadOptions())
     models = [pair.base, pair.tuned]
+text = "Clause: The Buyer shall pay each invoice within 30 days.\\nType:"
+for m in models:
+    m.loglikelihood([(text, " payment")])
 tensors = {}
 for m in models:
     for t in list(m.module.parameters()) + list(m.module.buffers()):
@@ -187,29 +186,54 @@ for m in models:
 print(json.dumps({"weights": sum(tensors.values()), "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
+# A model of a more usual shape for the memory check: the demo adapter (rank 32 on every layer of a
+# 128-wide model) is 31% of its base, so weight bytes there measure the adapter, not the sharing.
+LARGER = {"hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12, "num_attention_heads": 12}
 
-def bench_memory(rows: list[list[str]]) -> None:
-    base, adapter = demo_paths()
+
+def _larger_stack(directory: Path) -> tuple[str, str]:
+    """A randomly initialised ~90M-parameter Llama on the demo tokenizer, and a rank-16 LoRA adapter."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    base_dir, adapter_dir = directory / "base", directory / "adapter"
+    tokenizer = AutoTokenizer.from_pretrained(demo_paths()[0], local_files_only=True)
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tokenizer), eos_token_id=tokenizer.eos_token_id, **LARGER)
+    LlamaForCausalLM(config).save_pretrained(base_dir, safe_serialization=True)
+    tokenizer.save_pretrained(base_dir)
+    model = LlamaForCausalLM.from_pretrained(base_dir, use_safetensors=True, local_files_only=True)
+    lora = LoraConfig(task_type="CAUSAL_LM", r=16, lora_alpha=32, target_modules=["q_proj", "v_proj"])
+    get_peft_model(model, lora).save_pretrained(adapter_dir, safe_serialization=True)
+    return str(base_dir), str(adapter_dir)
+
+
+def _memory(base: str, adapter: str) -> dict[str, dict[str, int]]:
     measured = {}
     for mode in ("base", "pair"):
-        out = (
-            subprocess.run(
-                [sys.executable, "-c", MEMORY_PROBE, base, adapter, mode],
-                cwd=ROOT,
-                check=True,
-                capture_output=True,
-                text=True,
+        probe = [sys.executable, "-c", MEMORY_PROBE, base, adapter, mode]
+        out = subprocess.run(probe, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+        measured[mode] = json.loads(out.strip().splitlines()[-1])
+    return measured
+
+
+def bench_memory(rows: list[list[str]]) -> None:
+    """Peak memory of a process holding base + tuned (adapter on the shared base) vs the base alone."""
+    with tempfile.TemporaryDirectory() as scratch:
+        stacks = {"demo (1M, rank-32 adapter)": demo_paths(), "90M, rank-16 adapter": _larger_stack(Path(scratch))}
+        for label, (base, adapter) in stacks.items():
+            measured = _memory(base, adapter)
+            weights = measured["pair"]["weights"] / measured["base"]["weights"]
+            rss = measured["pair"]["maxrss_kb"] / measured["base"]["maxrss_kb"]
+            rows.append(
+                [f"memory {label}: weight bytes, pair / base", f"{weights:.3f}", "<= 1.15", _met(weights <= 1.15)]
             )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        measured[mode] = json.loads(out)
-    weights = measured["pair"]["weights"] / measured["base"]["weights"]
-    rss = measured["pair"]["maxrss_kb"] / measured["base"]["maxrss_kb"]
-    rows.append(
-        ["memory: base+tuned / base, weight bytes", f"{weights:.3f}", "<= 1.15", "yes" if weights <= 1.15 else "NO"]
-    )
-    rows.append(["memory: base+tuned / base, peak RSS", f"{rss:.3f}", "<= 1.15", "yes" if rss <= 1.15 else "NO"])
+            rows.append([f"memory {label}: peak RSS, pair / base", f"{rss:.3f}", "<= 1.15", _met(rss <= 1.15)])
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "NO"
 
 
 BENCHES = {"lm-eval": bench_lm_eval, "batching": bench_batching, "cache": bench_cache, "memory": bench_memory}

@@ -11,7 +11,7 @@ from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
 from harness.records import BASE, TUNED, MetricRecord
 
-RULE_KEYS = ("floor", "ceiling", "max_drop", "max_drop_vs_base", "max_drop_vs_promoted", "alpha")
+RULE_KEYS = ("floor", "floor_lower_bound", "ceiling", "max_drop", "max_drop_vs_base", "max_drop_vs_promoted", "alpha")
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class GateRule:
     """What a tuned model's metric must satisfy. `alpha` makes drop limits statistical."""
 
     floor: float | None = None
+    floor_lower_bound: float | None = None  # the lower end of the 95% CI must reach it (higher-is-better metrics)
     ceiling: float | None = None
     max_drop_vs_base: Threshold | None = None
     max_drop_vs_promoted: Threshold | None = None
@@ -63,7 +64,7 @@ class GateRule:
             if raw.get("max_drop_vs_promoted") is None
             else Threshold.parse(raw["max_drop_vs_promoted"], f"{where} max_drop_vs_promoted"),
         }
-        for key in ("floor", "ceiling", "alpha"):
+        for key in ("floor", "floor_lower_bound", "ceiling", "alpha"):
             value = raw.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
                 raise HarnessError(f"{where}: {key} must be a number, got {value!r}")
@@ -80,6 +81,10 @@ class GateRule:
                 for k in self.__dataclass_fields__
             }
         )
+
+
+def below_lower_bound_floor(metric: str, lower: float, floor: float) -> str:
+    return f"{metric} is not above its floor with 95% confidence: interval starts at {lower:.3f} < {floor:g}"
 
 
 def worse_by(candidate: float, reference: float, higher_is_better: bool) -> float:
@@ -216,6 +221,8 @@ def _judge(verdict: Verdict) -> None:
         verdict.vs_promoted = _paired(tuned, verdict.promoted)
     if rule.floor is not None and tuned.value < rule.floor:
         verdict.failures.append(f"{verdict.metric} is below its floor: {tuned.value:.3f} < {rule.floor:g}")
+    if rule.floor_lower_bound is not None and tuned.ci[0] < rule.floor_lower_bound:
+        verdict.failures.append(below_lower_bound_floor(verdict.metric, tuned.ci[0], rule.floor_lower_bound))
     if rule.ceiling is not None and tuned.value > rule.ceiling:
         verdict.failures.append(f"{verdict.metric} is above its ceiling: {tuned.value:.3f} > {rule.ceiling:g}")
     if rule.max_drop_vs_base is not None and verdict.base is not None:

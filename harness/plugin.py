@@ -200,7 +200,8 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
     """Record a MetricResult for the summary table (and the gate): `record_metric(result, floor=0.5)`.
 
     The role comes from the test's `model` parameter, or pass role="base"/"tuned" explicitly.
-    `floor` (or `ceiling` for lower-is-better metrics) fails the test at once when the tuned model misses it.
+    `floor` (or `ceiling` for lower-is-better metrics) fails the test at once when the tuned model misses it;
+    `floor_lower_bound` does the same for the lower end of the 95% interval.
     """
     node = request.node
     suite_name = _relative(Path(str(node.path)), request.config.rootpath)
@@ -281,6 +282,10 @@ def _check_bounds(result: Any, rules: dict[str, Any]) -> None:
     floor, ceiling = rules.get("floor"), rules.get("ceiling")
     if floor is not None and result.value < floor:
         pytest.fail(f"{result.name} is below its floor: tuned {result.format()} < {floor}", pytrace=False)
+    if (lower_floor := rules.get("floor_lower_bound")) is not None and result.ci[0] < lower_floor:
+        from harness.gate import below_lower_bound_floor
+
+        pytest.fail(below_lower_bound_floor(result.name, result.ci[0], lower_floor), pytrace=False)
     if ceiling is not None and result.value > ceiling:
         pytest.fail(f"{result.name} is above its ceiling: tuned {result.format()} > {ceiling}", pytrace=False)
 

@@ -97,7 +97,7 @@ class HarnessSession:
 
     def model_calls_line(self) -> str | None:
         """'model calls: base 700 answers (700 from the cache) in 0.05 s; tuned ...', or None."""
-        if not self.model_calls:
+        if not any(c["answers"] for c in self.model_calls.values()):
             return None
         parts = [
             f"{role} {int(c['answers']):,} answers ({int(c['cached']):,} from the cache) in {c['seconds']:.2f} s"

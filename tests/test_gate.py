@@ -57,6 +57,16 @@ def test_lower_is_better_metrics_drop_upwards():
     assert "drop 2.000 > allowed 1.000" in v.failures[0]
 
 
+def test_a_lower_bound_floor_fails_a_value_above_the_floor_whose_interval_is_not():
+    res = MetricResult("pass_rate", 0.75, (0.62, 0.85), 40, {}, higher_is_better=True)
+    [v] = evaluate([record("tuned", res, {"floor": 0.7})], {}, {})
+    assert v.passed
+    [v] = evaluate([record("tuned", res, {"floor_lower_bound": 0.7})], {}, {})
+    assert v.failures == ["pass_rate is not above its floor with 95% confidence: interval starts at 0.620 < 0.7"]
+    [v] = evaluate([record("tuned", res, {"floor_lower_bound": 0.6})], {}, {})
+    assert v.passed
+
+
 def test_floor_and_config_override():
     rules = {"floor": 0.9}
     [v] = evaluate([record("tuned", result("acc", 80), rules)], {}, {})

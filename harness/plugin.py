@@ -62,6 +62,9 @@ _FLAGS: list[tuple[str, str]] = [
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    from harness.suite_options import add_suite_options
+
+    add_suite_options(parser)
     group = parser.getgroup("harness", "LLM promotion harness")
     for flag, kwargs in _OPTIONS:
         kwargs = {"dest": "harness_" + flag[2:].replace("-", "_"), "default": None, **kwargs}

@@ -128,3 +128,18 @@ def test_a_rerun_says_every_answer_came_from_the_cache(pytester, tiny_dirs, work
     rerun.stdout.fnmatch_lines(
         ["model calls: base 1 answers (1 from the cache) in * s; tuned 1 answers (1 from the cache) in * s"]
     )
+
+
+def test_every_suite_option_is_known_without_naming_its_directory(pytester):
+    """`pytest suites/ --require-review` must not be 'unrecognized arguments': the plugin declares them all."""
+    pytester.makeini("[pytest]\n")
+    result = pytester.runpytest("--help", f"--rootdir={pytester.path}")
+    for option in (
+        "--require-review",
+        "--review-db",
+        "--data-spec",
+        "--train-data",
+        "--monitor-logs",
+        "--monitor-html",
+    ):
+        result.stdout.fnmatch_lines([f"*{option}*"])

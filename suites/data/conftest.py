@@ -1,4 +1,4 @@
-"""Options and the shared lint run of the data-quality suite.
+"""The shared lint run of the data-quality suite (its options are in harness/suite_options.py).
 
 By default it lints the clean demo set against its spec; point it at your own data with
     pytest suites/data/ --data-spec data_spec.yaml --train-data train.jsonl [--data-eval-sets DIR ...]
@@ -11,24 +11,6 @@ from pathlib import Path
 import pytest
 
 DEMO = Path("fixtures") / "data_quality"
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness-data", "fine-tuning data quality (suites/data)")
-    group.addoption("--data-spec", metavar="PATH", help="data specification (default: the demo clause spec)")
-    group.addoption(
-        "--train-data",
-        metavar="PATH",
-        action="append",
-        help="training data JSONL; repeat for several files (default: the clean demo set)",
-    )
-    group.addoption(
-        "--data-eval-sets",
-        metavar="DIR",
-        action="append",
-        help="eval sets to check for contamination; repeatable (default: fixtures/data and suites/)",
-    )
-    group.addoption("--data-report", metavar="PATH", help="also write the lint report as JSON")
 
 
 @pytest.fixture(scope="session")

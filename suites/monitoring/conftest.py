@@ -1,4 +1,4 @@
-"""Options and the shared drift report of the monitoring suite.
+"""The shared drift report of the monitoring suite (its options are in harness/suite_options.py).
 
 By default it checks the stable period of the demo production logs (which passes); point it at real traffic with
     pytest suites/monitoring/ --monitor-logs logs.jsonl --monitor-reference eval.jsonl [--monitor-window 1d]
@@ -15,42 +15,15 @@ DEMO_LOGS = Path("fixtures") / "monitoring" / "production_logs.jsonl"
 DEMO_REFERENCE = [Path("fixtures") / "data" / "clauses.jsonl", Path("fixtures") / "data" / "clause_summaries.jsonl"]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("harness-monitor", "production drift (suites/monitoring)")
-    group.addoption(
-        "--monitor-logs",
-        metavar="PATH",
-        action="append",
-        help="production log JSONL; repeatable (default: the demo logs' stable period)",
-    )
-    group.addoption(
-        "--monitor-reference",
-        metavar="PATH",
-        action="append",
-        help="reference inputs (eval sets or trusted logs); repeatable (default: the demo eval sets)",
-    )
-    group.addoption("--monitor-window", default="1d", metavar="N|SPAN", help="window: a count or a span (default 1d)")
-    group.addoption("--monitor-since", metavar="ISO_TIME", help="only records at or after this time")
-    group.addoption("--monitor-until", metavar="ISO_TIME", help="only records before this time")
-    group.addoption("--monitor-alpha", type=float, default=0.05, help="family-wise error per window (default 0.05)")
-    group.addoption("--monitor-json", metavar="PATH", help="also write the drift report as JSON")
-    group.addoption("--monitor-html", metavar="PATH", help="also write the drift report as an HTML page")
-
-
-def _option(config: pytest.Config, name: str):
-    """An option of this suite (None when the suite's conftest was not loaded at start-up, e.g. `pytest suites/`)."""
-    return config.getoption(name, default=None)
-
-
 def monitored_records(config: pytest.Config):
     """The log records the suite judges: the named logs, or the demo logs before their drift starts."""
     from harness.monitoring.logs import parse_timestamp, read_logs
     from harness.monitoring.windows import select_period
 
     root = config.rootpath
-    named = _option(config, "--monitor-logs")
+    named = config.getoption("--monitor-logs")
     records = read_logs([Path(p) for p in named] if named else [root / DEMO_LOGS])
-    since, until = _option(config, "--monitor-since"), _option(config, "--monitor-until")
+    since, until = config.getoption("--monitor-since"), config.getoption("--monitor-until")
     if not named and not until:
         from fixtures.monitoring import DRIFT_START
 
@@ -66,8 +39,8 @@ def monitor_settings(config: pytest.Config):
     from harness.monitoring.monitor import MonitorSettings
     from harness.monitoring.windows import parse_window
 
-    window = _option(config, "--monitor-window") or "1d"
-    alpha = _option(config, "--monitor-alpha") or 0.05
+    window = config.getoption("--monitor-window")
+    alpha = config.getoption("--monitor-alpha")
     return MonitorSettings(window=parse_window(window), alpha=alpha)
 
 
@@ -95,14 +68,14 @@ def drift_report(request: pytest.FixtureRequest):
     from harness.monitoring.report import write_json
 
     config = request.config
-    named = _option(config, "--monitor-reference")
+    named = config.getoption("--monitor-reference")
     try:
         reference = read_reference([Path(p) for p in named] if named else [config.rootpath / p for p in DEMO_REFERENCE])
         report = monitor(monitored_records(config), reference, monitor_settings(config))
     except HarnessError as exc:
         raise pytest.UsageError(str(exc)) from None
-    if path := _option(config, "--monitor-json"):
+    if path := config.getoption("--monitor-json"):
         write_json(report, Path(path))
-    if path := _option(config, "--monitor-html"):
+    if path := config.getoption("--monitor-html"):
         write_html(report, Path(path))
     return report

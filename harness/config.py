@@ -30,6 +30,7 @@ class HarnessConfig:
     eval_data: Path | None = None
     cache_dir: Path | None = None
     no_cache: bool = False
+    cache_sampled: bool = False
     baselines_dir: Path | None = None
     threads: int = 0
     seed: int = 0

@@ -48,6 +48,14 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
         "--no-cache",
         {"action": "store_true", "default": None, "help": "ask the models again instead of using the response cache"},
     ),
+    (
+        "--cache-sampled",
+        {
+            "action": "store_true",
+            "default": None,
+            "help": "also keep sampled (temperature > 0) answers in the response cache; off: only greedy ones",
+        },
+    ),
     ("--threads", {"help": "torch threads per process (default: cores / xdist workers)"}),
     ("--baselines-dir", {"help": "where baselines are stored (default: baselines/)"}),
 ]

@@ -68,7 +68,10 @@ class HarnessSession:
 
             cache = ResponseCache(self.config.harness_cache_dir / "responses.sqlite")
             pair = ModelPair(
-                CachedModel(pair.base, cache), CachedModel(pair.tuned, cache), pair.shares_weights, pair.notes
+                CachedModel(pair.base, cache, cache_sampled=self.config.cache_sampled),
+                CachedModel(pair.tuned, cache, cache_sampled=self.config.cache_sampled),
+                pair.shares_weights,
+                pair.notes,
             )
         self._pair = pair
         return pair

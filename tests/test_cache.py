@@ -45,6 +45,23 @@ def test_second_request_is_a_hit_and_returns_the_same_answer(tmp_path):
     assert inner.asked.count("x y") == 1 and inner.asked.count("t") == 1
 
 
+def test_sampled_answers_are_asked_again_unless_the_run_opts_in(tmp_path):
+    hot = DecodingSettings(max_new_tokens=8, temperature=0.7, seed=3)
+    inner = CountingModel()
+    model = CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"))
+    model.generate(["a"], hot)
+    model.generate(["a"], hot)
+    assert inner.asked == ["a", "a"] and (model.hits, model.misses) == (0, 2)
+
+    inner = CountingModel()
+    opted_in = CachedModel(inner, ResponseCache(tmp_path / "c.sqlite"), cache_sampled=True)
+    opted_in.generate(["a", "a", "b"], hot)  # two copies of "a": two samples, two entries
+    opted_in.generate(["a", "a", "b"], hot)
+    assert inner.asked == ["a", "a", "b"] and opted_in.hits == 3
+    opted_in.generate(["a"], DecodingSettings(max_new_tokens=8, temperature=0.7, seed=4))  # another seed
+    assert inner.asked == ["a", "a", "b", "a"]
+
+
 def test_answers_survive_a_new_process_view_of_the_file(tmp_path):
     CachedModel(CountingModel(), ResponseCache(tmp_path / "c.sqlite")).generate(["hello"])
     inner = CountingModel()

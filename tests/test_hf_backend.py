@@ -115,6 +115,33 @@ def test_generation_results_are_memoised_per_settings(tiny_pair):
     assert again is first
 
 
+def test_sampling_repeats_for_a_seed_draws_each_copy_anew_and_leaves_torch_unseeded(tiny_pair):
+    import torch
+
+    model = tiny_pair.tuned
+    hot = DecodingSettings(max_new_tokens=8, temperature=5.0, seed=1)
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    first = [g.text for g in model.generate(["The capital of"] * 6, hot)]
+    assert torch.rand(1) == before  # the caller's random stream is not disturbed
+    assert [g.text for g in model.generate(["The capital of"] * 6, hot)] == first
+    assert len(set(first)) > 1  # six samples, not one answer repeated
+    other = [g.text for g in model.generate(["The capital of"] * 6, DecodingSettings(8, temperature=5.0, seed=2))]
+    assert other != first
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [({"temperature": -1.0}, "temperature"), ({"top_p": 0.0}, "top_p"), ({"max_new_tokens": 0}, "max_new_tokens")],
+)
+def test_impossible_decoding_settings_are_refused(settings, message):
+    from harness.errors import HarnessError
+
+    with pytest.raises(HarnessError, match=message):
+        DecodingSettings(**settings)
+
+
 def test_single_token_choices_after_one_context_cost_one_forward_pass(tiny_pair):
     model = tiny_pair.tuned
     context = "The capital of France is"

@@ -131,3 +131,20 @@ def test_served_pair_loads_through_the_model_options(start_server, tiny_dirs):
     assert isinstance(pair.tuned, OpenAIModel) and pair.base.role == "base"
     with pytest.raises(HarnessError, match="is a PEFT adapter, but the other model is served"):
         load_pair(f"openai+{url}?model=test-model", str(tiny_dirs["adapter"]), LoadOptions())
+
+
+def test_sampling_settings_reach_the_server_and_greedy_asks_for_temperature_zero(monkeypatch):
+    model = OpenAIModel(
+        ServerSpec.parse("openai+http://127.0.0.1:9/v1?model=m", "--tuned-model"), role="tuned", name="m"
+    )
+    sent = []
+
+    def post(path, payload):
+        sent.append(payload)
+        return {"choices": [{"text": "ok"}], "usage": {"completion_tokens": 1}}
+
+    monkeypatch.setattr(model, "_post", post)
+    model.generate(["a"], DecodingSettings(max_new_tokens=4))
+    model.generate(["a"], DecodingSettings(max_new_tokens=4, temperature=0.7, top_p=0.9, seed=5))
+    assert sent[0]["temperature"] == 0 and "seed" not in sent[0]
+    assert (sent[1]["temperature"], sent[1]["top_p"], sent[1]["seed"]) == (0.7, 0.9, 5)

@@ -9,13 +9,38 @@ from typing import Protocol, runtime_checkable
 
 @dataclass(frozen=True)
 class DecodingSettings:
-    """How text is generated. Greedy by default so results are reproducible."""
+    """How text is generated. Greedy by default so results are reproducible.
+
+    A `temperature` above 0 samples (with nucleus `top_p`); `seed` makes the samples repeatable for the
+    same prompts and batch size. Sampled answers are not kept in the response cache unless the run opts
+    in with --cache-sampled.
+    """
 
     max_new_tokens: int = 64
     stop: tuple[str, ...] = ()
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from harness.errors import HarnessError
+
+        if self.max_new_tokens < 1:
+            raise HarnessError(f"max_new_tokens must be at least 1, got {self.max_new_tokens}")
+        if not self.temperature >= 0:
+            raise HarnessError(f"temperature must be 0 (greedy) or more, got {self.temperature}")
+        if not 0 < self.top_p <= 1:
+            raise HarnessError(f"top_p must be in (0, 1], got {self.top_p}")
+
+    @property
+    def sampled(self) -> bool:
+        return self.temperature > 0
 
     def key(self) -> str:
-        return f"greedy|max_new_tokens={self.max_new_tokens}|stop={list(self.stop)!r}"
+        tail = f"max_new_tokens={self.max_new_tokens}|stop={list(self.stop)!r}"
+        if not self.sampled:
+            return f"greedy|{tail}"
+        return f"sample|temperature={self.temperature!r}|top_p={self.top_p!r}|seed={self.seed}|{tail}"
 
 
 @dataclass(frozen=True)

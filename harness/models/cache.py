@@ -121,9 +121,10 @@ def request_key(fingerprint: str, operation: str, request: Any, settings: str = 
 class CachedModel:
     """A Model that answers from the cache and asks the wrapped model only for what is missing."""
 
-    def __init__(self, inner: Model, cache: ResponseCache) -> None:
+    def __init__(self, inner: Model, cache: ResponseCache, *, cache_sampled: bool = False) -> None:
         self.inner = inner
         self.cache = cache
+        self.cache_sampled = cache_sampled  # sampled answers are kept only when the run opts in
         self.role = inner.role
         self.name = inner.name
         self.fingerprint = inner.fingerprint
@@ -174,14 +175,39 @@ class CachedModel:
         return [decode(found[key]) for key in keys]
 
     def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
+        if not settings.sampled:
+            return self._through_cache(
+                list(prompts),
+                "generate",
+                settings.key(),
+                lambda todo: self.inner.generate(todo, settings),
+                asdict,
+                lambda data: Generation(**data),
+            )
+        if not self.cache_sampled:
+            return self._uncached(lambda: self.inner.generate(list(prompts), settings), len(prompts))
+        # The k-th copy of a prompt in one request list is its own sample, so its own cache entry.
+        copies: dict[str, int] = {}
+        requests = []
+        for prompt in prompts:
+            requests.append([prompt, copies.get(prompt, 0)])
+            copies[prompt] = copies.get(prompt, 0) + 1
         return self._through_cache(
-            list(prompts),
+            requests,
             "generate",
             settings.key(),
-            lambda todo: self.inner.generate(todo, settings),
+            lambda todo: self.inner.generate([prompt for prompt, _ in todo], settings),
             asdict,
             lambda data: Generation(**data),
         )
+
+    def _uncached(self, ask: Callable[[], list[T]], n: int) -> list[T]:
+        started = time.perf_counter()
+        try:
+            return ask()
+        finally:
+            self.misses += n
+            self.seconds += time.perf_counter() - started
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
         return self._through_cache(

@@ -115,7 +115,12 @@ class HFModel:
     # -- generation ------------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
-        """Greedy completions, batched longest-first; each result is cut at the first stop string."""
+        """Completions, batched longest-first; each result is cut at the first stop string.
+
+        Greedy answers are kept per prompt and repeated prompts share one; sampled answers are drawn anew
+        for every prompt in the list, so the same prompt twice gives two samples."""
+        if settings.sampled:
+            return self._generate_uncached(list(prompts), settings)
         key = settings.key()
         todo = [i for i, p in enumerate(prompts) if (p, key) not in self._generations]
         unique_todo = list(dict.fromkeys(prompts[i] for i in todo))
@@ -123,6 +128,17 @@ class HFModel:
             for prompt, gen in zip(unique_todo, self._generate_uncached(unique_todo, settings), strict=True):
                 self._generations[(prompt, key)] = gen
         return [self._generations[(p, key)] for p in prompts]
+
+    @contextlib.contextmanager
+    def _seeded(self, settings: DecodingSettings, first: int) -> Iterator[None]:
+        """For sampling: torch's generator seeded from the settings' seed and the batch, restored afterwards."""
+        if not settings.sampled:
+            yield
+            return
+        devices = [self.device] if str(self.device).startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(settings.seed * 1_000_003 + first)
+            yield
 
     def _generate_uncached(self, prompts: list[str], settings: DecodingSettings) -> list[Generation]:
         limit = max(1, self.context_window - settings.max_new_tokens)
@@ -148,12 +164,15 @@ class HFModel:
                 input_ids[row, width - len(ids) :] = torch.tensor(ids)
                 attention[row, width - len(ids) :] = 1
             started = time.perf_counter()
-            with self._active():
+            sampling: dict[str, Any] = {"do_sample": False}
+            if settings.sampled:
+                sampling = {"do_sample": True, "temperature": settings.temperature, "top_p": settings.top_p, "top_k": 0}
+            with self._active(), self._seeded(settings, batch[0]):
                 output = self.module.generate(
                     input_ids=input_ids.to(self.device),
                     attention_mask=attention.to(self.device),
                     max_new_tokens=settings.max_new_tokens,
-                    do_sample=False,
+                    **sampling,
                     num_beams=1,
                     pad_token_id=self.pad_id,
                     eos_token_id=self.eos_id,

@@ -130,7 +130,13 @@ class OpenAIModel:
     def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
         def one(prompt: str) -> Generation:
             started = time.perf_counter()
-            common = {"model": self.server.model, "max_tokens": settings.max_new_tokens, "temperature": 0}
+            common = {
+                "model": self.server.model,
+                "max_tokens": settings.max_new_tokens,
+                "temperature": settings.temperature,
+            }
+            if settings.sampled:
+                common.update(top_p=settings.top_p, seed=settings.seed)
             if settings.stop:
                 common["stop"] = list(settings.stop)
             if self.server.chat:

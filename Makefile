@@ -14,9 +14,9 @@ $(VENV)/.installed: pyproject.toml constraints-cpu.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 		echo "torch is already installed in $(VENV); keeping it"; \
-		$(PY) -m pip install --quiet -e '.[dev]'; \
+		$(PY) -m pip install --quiet -e '.[dev,embeddings]'; \
 	else \
-		$(PY) -m pip install --quiet -c constraints-cpu.txt -e '.[dev]'; \
+		$(PY) -m pip install --quiet -c constraints-cpu.txt -e '.[dev,embeddings]'; \
 	fi
 	@touch $@
 

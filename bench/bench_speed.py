@@ -1,11 +1,12 @@
 """Evaluation speed on the demo stack, as ratios measured in one run (not a test).
 
-    python bench/bench_speed.py            # all four comparisons
+    python bench/bench_speed.py            # everything
     python bench/bench_speed.py --only lm-eval,batching
 
 1. multiple-choice scoring: this harness vs lm-evaluation-harness (`simple_evaluate`, HF backend, same
    model object and items, as a local task): same accuracy, and the time ratio (target <= 1.0);
-2. batched vs one-at-a-time greedy generation (target >= 4x);
+2. batched vs one-at-a-time greedy generation (target >= 4x), and multi-token choices scored after one
+   shared pass of their context vs one row per choice (same log-probs within 1e-4);
 3. `pytest suites/` with a cold vs a warm response cache: the test-call phases (model loading is in
    fixture setup and not counted; metric computation is) and the time in model calls alone, from the
    run's "model calls:" summary line (target >= 10x);
@@ -131,6 +132,42 @@ def bench_batching(rows: list[list[str]]) -> None:
     rows.append(["generation: batched text == one-at-a-time text", str(same), "True", "yes" if same else "NO"])
 
 
+def bench_shared_context(rows: list[list[str]]) -> None:
+    """Multi-token choices after one context: one context pass shared by the choices vs a row per choice."""
+    import torch
+
+    from harness.data import MULTIPLE_CHOICE, load_eval_set
+    from harness.models.loading import LoadOptions, load_pair
+
+    torch.set_num_threads(2)
+    items = load_eval_set(ROOT / "fixtures" / "data" / "clauses.jsonl", MULTIPLE_CHOICE)
+    requests = [(row["prompt"], " " + choice) for row in items for choice in row["choices"]]
+    with tempfile.TemporaryDirectory() as scratch:
+        stacks = {"demo": demo_paths(), "90M": _larger_stack(Path(scratch))}
+        for label, (base, adapter) in stacks.items():
+            model = load_pair(base, adapter, LoadOptions(batch_size=16)).tuned
+            subset = requests if label == "demo" else requests[:360]
+            started = time.perf_counter()
+            shared = model.loglikelihood(subset)
+            shared_seconds = time.perf_counter() - started
+            model._shared_contexts = lambda pairs: ([], list(range(len(pairs))))  # the plain path only
+            started = time.perf_counter()
+            plain = model.loglikelihood(subset)
+            plain_seconds = time.perf_counter() - started
+            gap = max(abs(a.logprob - b.logprob) for a, b in zip(shared, plain, strict=True))
+            rows.append(
+                [
+                    f"multi-token choices ({label}): row per choice / shared context",
+                    f"{plain_seconds:.2f}s / {shared_seconds:.2f}s = {plain_seconds / shared_seconds:.2f}x",
+                    "> 1x",
+                    _met(plain_seconds > shared_seconds),
+                ]
+            )
+            rows.append(
+                [f"multi-token choices ({label}): largest log-prob gap", f"{gap:.1e}", "<= 1e-4", _met(gap <= 1e-4)]
+            )
+
+
 def _call_seconds(junit: Path) -> float:
     """Sum of the test-call phases (fixture setup, where models load, is reported apart by pytest)."""
     return sum(float(case.get("time", 0)) for case in ET.parse(junit).iter("testcase"))
@@ -236,7 +273,13 @@ def _met(ok: bool) -> str:
     return "yes" if ok else "NO"
 
 
-BENCHES = {"lm-eval": bench_lm_eval, "batching": bench_batching, "cache": bench_cache, "memory": bench_memory}
+BENCHES = {
+    "lm-eval": bench_lm_eval,
+    "batching": bench_batching,
+    "sharing": bench_shared_context,
+    "cache": bench_cache,
+    "memory": bench_memory,
+}
 
 
 def main() -> None:

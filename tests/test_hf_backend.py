@@ -162,6 +162,33 @@ def test_single_token_choices_after_one_context_cost_one_forward_pass(tiny_pair)
     assert [r.logprob for r in shared] == pytest.approx(alone, abs=1e-5)
 
 
+CONTEXTS = ["The capital of France is", "Clause: The Buyer shall pay each invoice.\nType:", "x", "a b c d e f g h"]
+CHOICES = [" Paris", " limitation_of_liability", " New Delhi and more", " a", " governing law"]
+
+
+@pytest.mark.parametrize("role", ["base", "tuned"])
+def test_multi_token_choices_after_a_shared_context_score_as_one_at_a_time(tiny_pair, role, monkeypatch):
+    model = tiny_pair.by_role(role)
+    monkeypatch.setattr(model, "batch_size", 16)  # every context in one batch
+    requests = [(context, choice) for context in CONTEXTS for choice in CHOICES]
+    assert any(len(model._encode(choice)) > 1 for choice in CHOICES)
+    seen = []
+    hook = model.module.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.append(kwargs["input_ids"].numel()), with_kwargs=True
+    )
+    try:
+        shared = model.loglikelihood(requests)
+    finally:
+        hook.remove()
+    alone = [model.loglikelihood([r])[0] for r in requests]  # a lone request takes the plain path
+    assert [r.logprob for r in shared] == pytest.approx([r.logprob for r in alone], abs=1e-4)
+    assert [r.is_greedy for r in shared] == [r.is_greedy for r in alone]
+    assert [r.n_tokens for r in shared] == [r.n_tokens for r in alone]
+    # each context once, then only the continuations: fewer token positions than one row per request
+    plain = sum(len(c) + len(x) - 1 for c, x in (model._split(*r) for r in requests))
+    assert len(seen) == 2 and sum(seen) < plain
+
+
 def test_out_of_memory_halves_the_batch_and_keeps_the_answers(tiny_dirs, monkeypatch):
     import torch
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -196,15 +198,93 @@ class HFModel:
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
         """log P(continuation | context) for each pair, and whether greedy decoding would produce it."""
-        pairs = []
-        for context, continuation in requests:
-            if context:
-                ctx_ids, cont_ids = split_context_continuation(self._encode, context, continuation)
-            else:
-                ctx_ids, cont_ids = [self.eos_id], self._encode(continuation)
-            pairs.append((ctx_ids, cont_ids))
-        scored = self._score_tokens(pairs, "loglikelihood")
+        pairs = [self._split(context, continuation) for context, continuation in requests]
+        scored: list[tuple[float, bool]] = [(0.0, True)] * len(pairs)
+        shared, alone = self._shared_contexts(pairs)
+        for i, result in zip(alone, self._score_tokens([pairs[i] for i in alone], "loglikelihood"), strict=True):
+            scored[i] = result
+        for i, result in self._score_shared(shared, pairs).items():
+            scored[i] = result
         return [Loglikelihood(lp, greedy, len(cont)) for (lp, greedy), (_, cont) in zip(scored, pairs, strict=True)]
+
+    @functools.cached_property
+    def _cache_argument(self) -> str:
+        """What forward() calls the key/value cache: `cache` in newer transformers, `past_key_values` before."""
+        model = self.module.get_base_model() if hasattr(self.module, "get_base_model") else self.module
+        return "cache" if "cache" in inspect.signature(type(model).forward).parameters else "past_key_values"
+
+    def _split(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
+        """(context ids, continuation ids) as lm-evaluation-harness splits them; an empty context is eos."""
+        if context:
+            return split_context_continuation(self._encode, context, continuation)
+        return [self.eos_id], self._encode(continuation)
+
+    def _shared_contexts(self, pairs: Sequence[tuple[list[int], list[int]]]) -> tuple[list[list[int]], list[int]]:
+        """Requests that share a context with multi-token continuations (groups), and the rest.
+
+        A group costs one forward pass of its context plus one short pass of its continuations; single-token
+        continuations after one context already share a row in `_score_tokens`, as do requests that do not
+        fit the context window whole (they are cut from the left there)."""
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (ctx, cont) in enumerate(pairs):
+            if cont and len(ctx) + len(cont) - 1 <= self.context_window:
+                groups.setdefault(tuple(ctx), []).append(i)
+        shared = [g for g in groups.values() if len(g) > 1 and any(len(pairs[i][1]) > 1 for i in g)]
+        in_groups = {i for g in shared for i in g}
+        return shared, [i for i in range(len(pairs)) if i not in in_groups]
+
+    def _score_shared(
+        self, groups: list[list[int]], pairs: Sequence[tuple[list[int], list[int]]]
+    ) -> dict[int, tuple[float, bool]]:
+        """Score each group's continuations after one pass of its context, whose key/value cache is copied
+        to every continuation of the group."""
+        results: dict[int, tuple[float, bool]] = {}
+        order = sorted(range(len(groups)), key=lambda g: (-len(pairs[groups[g][0]][0]), g))
+
+        def run(batch: list[int]) -> None:
+            contexts = [pairs[groups[g][0]][0] for g in batch]
+            width = max(map(len, contexts))
+            input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(batch), width), dtype=torch.long)
+            for row, ctx in enumerate(contexts):  # left padding: every context ends at the last column
+                input_ids[row, width - len(ctx) :] = torch.tensor(ctx)
+                mask[row, width - len(ctx) :] = 1
+            members = [(row, i) for row, g in enumerate(batch) for i in groups[g]]
+            owner = torch.tensor([row for row, _ in members])
+            conts = [pairs[i][1] for _, i in members]
+            steps = max(len(cont) for cont in conts) - 1
+            cont_ids = torch.full((len(members), steps), self.pad_id, dtype=torch.long)
+            cont_mask = torch.zeros((len(members), steps), dtype=torch.long)
+            for r, cont in enumerate(conts):
+                cont_ids[r, : len(cont) - 1] = torch.tensor(cont[:-1])
+                cont_mask[r, : len(cont) - 1] = 1
+            lengths = mask.sum(-1)
+            with self._active():
+                out = self.module(
+                    input_ids=input_ids.to(self.device),
+                    attention_mask=mask.to(self.device),
+                    position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
+                    use_cache=True,
+                )
+                first = F.log_softmax(out.logits[:, -1].float(), dim=-1)[owner.to(self.device)]
+                cache = out.cache if hasattr(out, "cache") else out.past_key_values
+                cache.reorder_cache(owner.to(self.device))
+                positions = lengths[owner].unsqueeze(-1) + torch.arange(steps).unsqueeze(0)
+                rest = self.module(
+                    input_ids=cont_ids.to(self.device),
+                    attention_mask=torch.cat([mask[owner], cont_mask], dim=-1).to(self.device),
+                    position_ids=positions.to(self.device),
+                    **{self._cache_argument: cache},
+                ).logits
+                logprobs = torch.cat([first.unsqueeze(1), F.log_softmax(rest.float(), dim=-1)], dim=1)
+            for r, ((_, i), cont) in enumerate(zip(members, conts, strict=True)):
+                span = logprobs[r, : len(cont)]
+                target = torch.tensor(cont, device=span.device)
+                total = span.gather(-1, target.unsqueeze(-1)).sum().item()
+                results[i] = (total, bool((span.argmax(-1) == target).all().item()))
+
+        self._run_batched(order, "loglikelihood", run)
+        return results
 
     def loglikelihood_rolling(self, texts: Sequence[str]) -> list[RollingLoglikelihood]:
         """Total log-likelihood of each text, in disjoint windows that fit the context (for perplexity)."""

@@ -6,7 +6,8 @@ Run: python bench/bench_metrics.py [--repeats 3]
 (b) each wrapper against the library calls that produce the same numbers on the same inputs (2,000
     sentences for rouge-score / sacrebleu, 100,000 labels for scikit-learn). "library" is the corpus score
     plus the per-item scores the wrapper reports (for scikit-learn: the averaged score, the per-class
-    scores and the confusion matrix). "wrapper" includes the 10,000-resample CI; "CI" is that share alone.
+    scores and the confusion matrix). "wrapper" includes the 10,000-resample CI; "CI" is that share alone,
+    and the target (wrapping adds < 5%) is judged without it, since (a) gives the bootstrap its own budget.
     Timings are CPU seconds, best of --repeats runs, library and wrapper interleaved in one process.
 """
 
@@ -144,6 +145,7 @@ def bench_wrappers(repeats: int) -> list[list[str]]:
             ci_only = lambda per_item=per_item: bootstrap_ci(per_item)  # noqa: E731
         t_library, t_wrapper, t_ci = best_of(repeats, library, wrapper, ci_only)
         overhead = t_wrapper / t_library - 1
+        wrapping = (t_wrapper - t_ci) / t_library - 1  # the CI is timed against its own budget in (a)
         rows.append(
             [
                 label,
@@ -151,8 +153,8 @@ def bench_wrappers(repeats: int) -> list[list[str]]:
                 f"{t_wrapper:.3f}",
                 f"{overhead:+.1%}",
                 f"{t_ci:.3f}",
-                f"{(t_wrapper - t_ci) / t_library - 1:+.1%}",
-                _ok(overhead < 0.05),
+                f"{wrapping:+.1%}",
+                _ok(wrapping < 0.05),
             ]
         )
     return rows
@@ -172,7 +174,7 @@ def main() -> None:
     print(table(["what", "seconds", "target", ""], bench_bootstrap(args.repeats)))
     print()
     print("(b) wrapper vs library on the same inputs (seconds)")
-    header = ["metric", "library", "wrapper", "overhead", "CI", "overhead w/o CI", "< 5%"]
+    header = ["metric", "library", "wrapper", "overhead", "CI", "overhead w/o CI", "w/o CI < 5%"]
     print(table(header, bench_wrappers(args.repeats)))
 
 

@@ -35,26 +35,37 @@ def _labels(name: str, predictions: Sequence[Hashable], references: Sequence[Has
     return [v.item() if isinstance(v, np.generic) else v for v in labels]
 
 
-def _details(predictions: Sequence[Hashable], references: Sequence[Hashable], labels: list[Any]) -> dict[str, Any]:
+def _codes(
+    predictions: Sequence[Hashable], references: Sequence[Hashable], labels: list[Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """(reference codes, prediction codes): each label's position in `labels`.
+
+    scikit-learn gives the same numbers for the codes as for the labels (their order is the same), and
+    reads integer codes far faster than strings."""
+    index = {label: k for k, label in enumerate(labels)}.__getitem__
+    n = len(references)
+    return np.fromiter(map(index, references), np.int64, n), np.fromiter(map(index, predictions), np.int64, n)
+
+
+def _details(truth: np.ndarray, guess: np.ndarray, labels: list[Any]) -> dict[str, Any]:
     """Per-class precision/recall/F1/support and the confusion matrix (rows: reference, columns: predicted)."""
     from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
-    p, r, f, support = precision_recall_fscore_support(
-        references, predictions, labels=labels, average=None, zero_division=0.0
-    )
+    codes = np.arange(len(labels))
+    p, r, f, support = precision_recall_fscore_support(truth, guess, labels=codes, average=None, zero_division=0.0)
     per_class = {
         str(label): {"precision": float(p[k]), "recall": float(r[k]), "f1": float(f[k]), "support": int(support[k])}
         for k, label in enumerate(labels)
     }
     with warnings.catch_warnings():  # one label seen: the 1x1 matrix is right, the advice to pass labels moot
         warnings.filterwarnings("ignore", message="A single label was found", category=UserWarning)
-        matrix = confusion_matrix(references, predictions, labels=labels)
+        matrix = confusion_matrix(truth, guess, labels=codes)
     return {"labels": labels, "per_class": per_class, "confusion_matrix": matrix.tolist()}
 
 
-def _correct(predictions: Sequence[Hashable], references: Sequence[Hashable]) -> np.ndarray:
+def _correct(truth: np.ndarray, guess: np.ndarray) -> np.ndarray:
     """1.0 where the prediction equals the reference label, else 0.0."""
-    return (np.asarray(predictions, dtype=object) == np.asarray(references, dtype=object)).astype(np.float64)
+    return (truth == guess).astype(np.float64)
 
 
 def accuracy(
@@ -71,9 +82,10 @@ def accuracy(
 
     ids = check_items(name, ids, predictions=predictions, references=references)
     labels = _labels(name, predictions, references)
-    value = accuracy_score(references, predictions)
-    details = _details(predictions, references, labels)
-    scores = _correct(predictions, references)
+    truth, guess = _codes(predictions, references, labels)
+    value = accuracy_score(truth, guess)
+    details = _details(truth, guess, labels)
+    scores = _correct(truth, guess)
     return mean_result(name, ids, scores, value=value, details=details, n_resamples=n_resamples, seed=seed)
 
 
@@ -95,19 +107,16 @@ def _averaged(
     ids = check_items(name, ids, predictions=predictions, references=references)
     labels = _labels(name, predictions, references)
     scorer = {"precision": sk.precision_score, "recall": sk.recall_score, "f1": sk.f1_score}[metric]
-    value = scorer(references, predictions, average=average, zero_division=0.0)
-    index = {label: k for k, label in enumerate(labels)}.__getitem__
-    n = len(ids)
-    stats = np.column_stack(
-        [np.fromiter(map(index, references), np.int64, n), np.fromiter(map(index, predictions), np.int64, n)]
-    )
+    truth, guess = _codes(predictions, references, labels)
+    value = scorer(truth, guess, average=average, zero_division=0.0)
+    stats = np.column_stack([truth, guess])
     spec = {"kind": "classification", "metric": metric, "average": average, "n_labels": len(labels)}
-    details = {"average": average, **_details(predictions, references, labels)}
+    details = {"average": average, **_details(truth, guess, labels)}
     return corpus_result(
         name,
         ids,
         value,
-        _correct(predictions, references),
+        _correct(truth, guess),
         stats,
         spec,
         details=details,

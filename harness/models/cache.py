@@ -7,12 +7,13 @@ database runs in WAL mode so several pytest-xdist workers can read and write it 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,6 +139,15 @@ class CachedModel:
     def __repr__(self) -> str:
         return f"CachedModel({self.inner!r})"
 
+    @contextlib.contextmanager
+    def _timed(self) -> Iterator[None]:
+        """Add the time spent inside to `seconds` (cache lookups and model calls alike)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds += time.perf_counter() - started
+
     def _through_cache(
         self,
         requests: Sequence[Any],
@@ -147,67 +157,37 @@ class CachedModel:
         encode: Callable[[T], dict[str, Any]],
         decode: Callable[[dict[str, Any]], T],
     ) -> list[T]:
-        started = time.perf_counter()
-        try:
-            return self._answer(requests, operation, settings, compute, encode, decode)
-        finally:
-            self.seconds += time.perf_counter() - started
-
-    def _answer(
-        self,
-        requests: Sequence[Any],
-        operation: str,
-        settings: str,
-        compute: Callable[[list[Any]], list[T]],
-        encode: Callable[[T], dict[str, Any]],
-        decode: Callable[[dict[str, Any]], T],
-    ) -> list[T]:
-        keys = [request_key(self.fingerprint, operation, request, settings) for request in requests]
-        found = self.cache.get_many(keys)
-        missing = [i for i, key in enumerate(keys) if key not in found]
-        self.hits += len(requests) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            computed = compute([requests[i] for i in missing])
-            new = {keys[i]: encode(value) for i, value in zip(missing, computed, strict=True)}
-            self.cache.put_many(new)
-            found.update(new)
-        return [decode(found[key]) for key in keys]
+        with self._timed():
+            keys = [request_key(self.fingerprint, operation, request, settings) for request in requests]
+            found = self.cache.get_many(keys)
+            missing = [i for i, key in enumerate(keys) if key not in found]
+            self.hits += len(requests) - len(missing)
+            self.misses += len(missing)
+            if missing:
+                computed = compute([requests[i] for i in missing])
+                new = {keys[i]: encode(value) for i, value in zip(missing, computed, strict=True)}
+                self.cache.put_many(new)
+                found.update(new)
+            return [decode(found[key]) for key in keys]
 
     def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
-        if not settings.sampled:
-            return self._through_cache(
-                list(prompts),
-                "generate",
-                settings.key(),
-                lambda todo: self.inner.generate(todo, settings),
-                asdict,
-                lambda data: Generation(**data),
-            )
-        if not self.cache_sampled:
-            return self._uncached(lambda: self.inner.generate(list(prompts), settings), len(prompts))
-        # The k-th copy of a prompt in one request list is its own sample, so its own cache entry.
-        copies: dict[str, int] = {}
-        requests = []
-        for prompt in prompts:
-            requests.append([prompt, copies.get(prompt, 0)])
-            copies[prompt] = copies.get(prompt, 0) + 1
-        return self._through_cache(
-            requests,
-            "generate",
-            settings.key(),
-            lambda todo: self.inner.generate([prompt for prompt, _ in todo], settings),
-            asdict,
-            lambda data: Generation(**data),
-        )
-
-    def _uncached(self, ask: Callable[[], list[T]], n: int) -> list[T]:
-        started = time.perf_counter()
-        try:
-            return ask()
-        finally:
-            self.misses += n
-            self.seconds += time.perf_counter() - started
+        """Greedy answers through the cache; sampled ones too with cache_sampled, else asked afresh."""
+        if settings.sampled and not self.cache_sampled:
+            with self._timed():
+                self.misses += len(prompts)
+                return self.inner.generate(list(prompts), settings)
+        if settings.sampled:
+            # The k-th copy of a prompt in one request list is its own sample, so its own cache entry.
+            copies: dict[str, int] = {}
+            requests: list[Any] = []
+            for prompt in prompts:
+                requests.append([prompt, copies.get(prompt, 0)])
+                copies[prompt] = copies.get(prompt, 0) + 1
+            ask = lambda todo: self.inner.generate([prompt for prompt, _ in todo], settings)  # noqa: E731
+        else:
+            requests = list(prompts)
+            ask = lambda todo: self.inner.generate(todo, settings)  # noqa: E731
+        return self._through_cache(requests, "generate", settings.key(), ask, asdict, lambda d: Generation(**d))
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
         return self._through_cache(

@@ -34,10 +34,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def demo_paths() -> tuple[str, str]:
-    from fixtures.demo import ensure_demo_stack
+    from harness import demo
 
-    stack = ensure_demo_stack()
-    return str(stack.base), str(stack.adapters["clauses-replay"])
+    return str(demo.model_dir("base")), str(demo.model_dir("clauses-replay"))
 
 
 def bench_lm_eval(rows: list[list[str]]) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ class BaselineEntry:
     decoding: str
     harness_version: str
     date: str
+    environment: Mapping[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +52,7 @@ class BaselineEntry:
                 "decoding": self.decoding,
                 "harness_version": self.harness_version,
                 "date": self.date,
+                "environment": dict(self.environment),
             },
         }
 
@@ -68,6 +70,7 @@ class BaselineEntry:
             decoding=on.get("decoding", ""),
             harness_version=on.get("harness_version", ""),
             date=on.get("date", ""),
+            environment=dict(on.get("environment", {})),
         )
 
     @classmethod
@@ -85,6 +88,7 @@ class BaselineEntry:
             decoding=record.decoding,
             harness_version=__version__,
             date=date,
+            environment=record.environment,
         )
 
 

@@ -34,6 +34,12 @@ class HarnessConfig:
     baselines_dir: Path | None = None
     threads: int = 0
     seed: int = 0
+    base_model_origin: str = ""  # set when the base was not given: where it came from
+
+    def models_line(self) -> str:
+        """'base X, tuned Y', saying where the base came from when it was not given."""
+        origin = f" ({self.base_model_origin})" if self.base_model_origin else ""
+        return f"base {self.base_model}{origin}, tuned {self.tuned_model}"
 
     @property
     def eval_data_dir(self) -> Path:
@@ -49,7 +55,7 @@ class HarnessConfig:
 
 
 # option dest -> (config field, type)
-OPTION_FIELDS = {f.name: f.type for f in fields(HarnessConfig) if f.name != "rootdir"}
+OPTION_FIELDS = {f.name: f.type for f in fields(HarnessConfig) if f.name not in ("rootdir", "base_model_origin")}
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -118,4 +124,26 @@ def resolve_config(rootdir: Path, cli: dict[str, Any]) -> HarnessConfig:
             f"batch size must be a positive number, got {values['batch_size']}",
             hint="pass --batch-size 16, or 0 for auto",
         )
+    if "base_model" not in values and "tuned_model" in values:
+        values["base_model"] = default_base_model(str(values["tuned_model"]), bool(values.get("allow_download")))
+        if values["base_model"] != DEFAULT_BASE_MODEL:
+            values["base_model_origin"] = "named in the adapter's adapter_config.json"
     return HarnessConfig(rootdir=rootdir, **values)
+
+
+def default_base_model(tuned_model: str, allow_download: bool) -> str:
+    """The base to compare with when only --tuned-model is given: the base an adapter names, or the demo base.
+
+    A full model (or a server URL) does not say what it was fine-tuned from, so it needs --base-model.
+    """
+    from harness.models.loading import DEMO_PREFIX, LoadOptions, base_for_adapter
+
+    if tuned_model.startswith(DEMO_PREFIX):
+        return DEFAULT_BASE_MODEL
+    base = base_for_adapter(tuned_model, LoadOptions(allow_download=allow_download))
+    if base is not None:
+        return base
+    raise HarnessError(
+        f"--tuned-model {tuned_model} is not an adapter that names its base, and no --base-model was given",
+        hint="pass --base-model with the model it was fine-tuned from (or set base_model in [tool.harness])",
+    )

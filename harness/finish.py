@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -11,14 +12,18 @@ from typing import Any
 from harness.atomic import atomic_write_text
 from harness.baselines import BaselineEntry, BaselineStore
 from harness.config import gate_rules
-from harness.gate import evaluate
+from harness.errors import HarnessError
+from harness.gate import add_unmeasured, evaluate
 from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
 from harness.report import write_reports
 from harness.session import HarnessSession
 
 
-def case_pass_rates(outcomes: Sequence[CaseOutcome]) -> list[MetricRecord]:
-    """Each case file's pass rate per role, as metric records that the gate treats like any other."""
+def case_pass_rates(outcomes: Sequence[CaseOutcome], rootdir: Path, base_fingerprint: str) -> list[MetricRecord]:
+    """Each case file's pass rate per role, as metric records that the gate treats like any other.
+
+    The case file's own digest is its data fingerprint, so a stored pass rate of an edited file is stale.
+    """
     if not outcomes:
         return []
     from harness.metrics import pass_rate
@@ -30,9 +35,18 @@ def case_pass_rates(outcomes: Sequence[CaseOutcome]) -> list[MetricRecord]:
     for (group, role), scores in sorted(grouped.items()):
         ids = sorted(scores)
         result = pass_rate([scores[i] for i in ids], ids, name="pass_rate")
+        path = rootdir / group
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
         records.append(
             MetricRecord(
-                suite=group, test="cases", role=role, result=result, rules={"max_drop_vs_base": 0.0, "alpha": 0.05}
+                suite=group,
+                test="cases",
+                role=role,
+                result=result,
+                base_fingerprint=base_fingerprint,
+                data_fingerprint=digest,
+                data_path=group,
+                rules={"max_drop_vs_base": 0.0, "alpha": 0.05},
             )
         )
     return records
@@ -62,13 +76,15 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     if harness.outputs:
         path = write_outputs(harness, config.harness_cache_dir / "runs" / "last" / "outputs.jsonl")
         harness.messages.append(f"{len(harness.outputs)} answers kept for review in {path}")
-    records = harness.sorted_records() + case_pass_rates(harness.case_outcomes)
-    if not records:
+    cases = case_pass_rates(harness.case_outcomes, config.rootdir, _base_fingerprint(harness))
+    records = harness.sorted_records() + cases
+    if not records and not harness.unmeasured:
         return False
     store = BaselineStore(config.baselines_directory)
-    suites = sorted({r.suite for r in records})
+    suites = sorted({r.suite for r in records} | {u.suite for u in harness.unmeasured})
     stored = {suite: store.load(suite) for suite in suites}
-    harness.verdicts = evaluate(records, stored, gate_rules(config.rootdir))
+    verdicts = evaluate(records, stored, gate_rules(config.rootdir))
+    harness.verdicts = add_unmeasured(verdicts, harness.unmeasured, stored, records)
     gate_failed = any(not v.passed for v in harness.verdicts)
     write_reports(harness.verdicts, _path(flags.get("json")), _path(flags.get("markdown")))
     today = dt.date.today().isoformat()
@@ -89,6 +105,16 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
                     path = store.write(suite, "promoted", entries)
                     harness.messages.append(f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}")
     return gate_failed
+
+
+def _base_fingerprint(harness: HarnessSession) -> str:
+    """The base model's fingerprint for case-file records ("" when it cannot be read: then never stale)."""
+    if not harness.case_outcomes:
+        return ""
+    try:
+        return harness.base_fingerprint()
+    except HarnessError:
+        return ""
 
 
 def _path(value: Any) -> Path | None:

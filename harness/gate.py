@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.baselines import BaselineEntry
+from harness.environment import differences
 from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
-from harness.records import BASE, TUNED, MetricRecord
+from harness.records import BASE, TUNED, MetricRecord, Unmeasured
 
 RULE_KEYS = ("floor", "floor_lower_bound", "ceiling", "max_drop", "max_drop_vs_base", "max_drop_vs_promoted", "alpha")
 
@@ -107,6 +108,8 @@ class Verdict:
     base_from_store: bool = False
     failures: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    environment_changes: list[str] = field(default_factory=list)  # stored reference vs this run, e.g. torch
+    not_measured: str = ""  # why the tuned (or base) result is missing: the failing test's error
 
     @property
     def passed(self) -> bool:
@@ -200,11 +203,16 @@ def _attach_stored(verdict: Verdict, tuned: MetricRecord, refs: Mapping[str, Map
             problem = f"recorded on different eval data ({entry.data_path or 'eval set changed'})"
         elif entry.base_fingerprint and tuned.base_fingerprint and entry.base_fingerprint != tuned.base_fingerprint:
             problem = "recorded against a different base model"
+        elif entry.decoding != tuned.decoding:
+            problem = (
+                f"recorded with other decoding settings ({entry.decoding or 'none'} -> {tuned.decoding or 'none'})"
+            )
         if problem:
             verdict.stale.append(
                 f"stored {kind} baseline of {verdict.metric} is stale: {problem}; refresh with `{refresh[kind]}`"
             )
             continue
+        verdict.environment_changes += differences(entry.environment, tuned.environment)
         if kind == "promoted":
             verdict.promoted = entry.result
         elif verdict.base is None:
@@ -229,3 +237,29 @@ def _judge(verdict: Verdict) -> None:
         _check_drop(verdict, "base", verdict.base, verdict.vs_base, rule.max_drop_vs_base)
     if rule.max_drop_vs_promoted is not None and verdict.promoted is not None:
         _check_drop(verdict, "promoted", verdict.promoted, verdict.vs_promoted, rule.max_drop_vs_promoted)
+
+
+def add_unmeasured(
+    verdicts: list[Verdict],
+    unmeasured: Sequence[Unmeasured],
+    stored: Mapping[str, Mapping[str, Mapping[str, BaselineEntry]]],
+    records: Sequence[MetricRecord],
+) -> list[Verdict]:
+    """A failing verdict for every metric a failed test did not record: the metrics its stored baselines name
+    (or the test's own name when none is stored), with the reason. Nothing the gate cannot see passes."""
+    recorded = {(r.suite, r.test, r.role) for r in records}
+    by_key = {(v.suite, v.metric): v for v in verdicts}
+    for miss in sorted(set(unmeasured), key=lambda u: (u.suite, u.test, u.role)):
+        if (miss.suite, miss.test, miss.role) in recorded:
+            continue  # it recorded its metric and failed afterwards (e.g. on a floor): that is measured
+        refs = stored.get(miss.suite, {})
+        metrics = sorted({name for ref in refs.values() for name, e in ref.items() if e.test == miss.test})
+        for metric in metrics or [miss.test]:
+            verdict = by_key.get((miss.suite, metric))
+            if verdict is None:
+                verdict = by_key[(miss.suite, metric)] = Verdict(miss.suite, metric, None, None, None, GateRule())
+                verdicts.append(verdict)
+            verdict.not_measured = verdict.not_measured or miss.reason
+            verdict.failures.append(f"{metric} was not measured on the {miss.role} model: {miss.reason}")
+    verdicts.sort(key=lambda v: (v.suite, v.metric))
+    return verdicts

@@ -11,7 +11,7 @@ import pytest
 
 from harness.config import resolve_config
 from harness.errors import HarnessError
-from harness.records import BASE, ROLES, TUNED, CaseOutcome, MetricRecord, OutputRecord
+from harness.records import BASE, ROLES, TUNED, CaseOutcome, MetricRecord, OutputRecord, Unmeasured
 from harness.session import HarnessSession, get_session, session_key, worker_threads
 
 _OPTIONS: list[tuple[str, dict[str, Any]]] = [
@@ -103,9 +103,19 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "0" if harness_config.allow_download else "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
     config.stash[session_key] = HarnessSession(harness_config)
+    if harness_config.base_model_origin:
+        config.stash[session_key].messages.append(
+            f"base model: {harness_config.base_model} ({harness_config.base_model_origin})"
+        )
     config.addinivalue_line("markers", "harness_roles(*roles): run a `model` test only on these roles")
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_UnmeasuredWatcher(config), "harness-unmeasured")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(config), "harness-xdist")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return "harness: " + get_session(config).config.models_line()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -147,13 +157,38 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.skip(reason=f"base results reused from {store.path_for(suite)}"))
 
 
+GATE_FAILED = "failed the gate"  # the key of failed gated metrics in pytest's closing line
+UNMEASURED = "harness_unmeasured"  # a user property on the report of a failed test that records metrics
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Show a HarnessError as its message (file, line, fix), not a traceback from inside the harness."""
+    """Show a HarnessError as its message (file, line, fix), not a traceback from inside the harness; mark a
+    failed test that records metrics, so that the gate can list what it did not measure."""
     report = yield
     if call.excinfo is not None and call.excinfo.errisinstance(HarnessError):
         report.longrepr = f"HarnessError: {call.excinfo.value}"
+    if report.failed and call.excinfo is not None and "record_metric" in getattr(item, "fixturenames", ()):
+        callspec = getattr(item, "callspec", None)
+        role = callspec.params.get("model", TUNED) if callspec else TUNED
+        reason = call.excinfo.exconly().strip().splitlines()[0]
+        test = getattr(item, "originalname", item.name)
+        report.user_properties.append((UNMEASURED, {"test": test, "role": role, "reason": reason}))
     return report
+
+
+class _UnmeasuredWatcher:
+    """Registered on the controller (or a serial run): notes failed metric tests, with the reason, for the gate."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for key, value in report.user_properties:
+            if key == UNMEASURED:
+                suite = Path(report.location[0]).as_posix()
+                unmeasured = Unmeasured(suite, value["test"], value["role"], value["reason"])
+                get_session(self.config).unmeasured.append(unmeasured)
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -229,6 +264,7 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
         **rules: Any,
     ) -> Any:
         __tracebackhide__ = True
+        from harness.environment import describe
         from harness.gate import GateRule
 
         GateRule.parse(rules, f"{node.nodeid}: record_metric({result.name!r})")
@@ -253,6 +289,7 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
                 data_path=_relative(getattr(eval_set, "path", None), request.config.rootpath),
                 decoding=decoding.key() if decoding is not None else "",
                 rules=rules,
+                environment=describe(model),
             )
         )
         if outputs is not None:
@@ -354,9 +391,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from harness.report import terminal_lines
 
+    # pytest's own closing line says it too: "4 passed, 1 failed the gate in 3.2s"
+    if failed := [v for v in harness.verdicts if not v.passed]:
+        terminalreporter.stats.setdefault(GATE_FAILED, []).extend(failed)
     terminalreporter.section("promotion gate: tuned vs base and promoted")
     for line in terminal_lines(harness.verdicts) if harness.verdicts else []:
-        terminalreporter.write_line(line, red=line.startswith("FAIL"), yellow=line.startswith("stale"))
+        terminalreporter.write_line(line, red=line.startswith("FAIL"), yellow=line.startswith(("stale", "environment")))
     for message in harness.messages:
         terminalreporter.write_line(message, red=message.startswith(("ERROR", "not promoted")))
 

@@ -65,6 +65,7 @@ class MetricRecord:
     data_path: str = ""
     decoding: str = ""
     rules: dict[str, Any] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)  # harness.environment.describe()
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -82,6 +83,7 @@ class MetricRecord:
             "data_path": self.data_path,
             "decoding": self.decoding,
             "rules": _json_safe(self.rules),
+            "environment": _json_safe(self.environment),
             "result": result_to_dict(self.result),
         }
 
@@ -99,7 +101,18 @@ class MetricRecord:
             data_path=data.get("data_path", ""),
             decoding=data.get("decoding", ""),
             rules=dict(data.get("rules", {})),
+            environment=dict(data.get("environment", {})),
         )
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """A test that records metrics failed before recording one for this role (e.g. its eval file is malformed)."""
+
+    suite: str
+    test: str
+    role: str
+    reason: str  # the error, in one line
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.atomic import atomic_write_text
+from harness.environment import summary_line
 from harness.gate import Verdict
 from harness.metrics.result import MetricResult
 from harness.records import result_to_dict
@@ -39,6 +40,8 @@ def _delta(comparison: Any, tuned: MetricResult | None, reference: MetricResult 
 
 
 def verdict_label(verdict: Verdict) -> str:
+    if verdict.not_measured:
+        return "FAIL (not measured)"
     if verdict.tuned is None:
         return "base only"
     return ("FAIL" if verdict.failures else "ok") + f" ({verdict.direction})" * (verdict.direction != "-")
@@ -74,6 +77,8 @@ def notes(verdicts: Sequence[Verdict]) -> list[str]:
     """Gate failures and stale baselines, one line each."""
     lines = [f"FAIL {failure}" for v in verdicts for failure in v.failures]
     lines += [f"stale: {s}" for v in verdicts for s in v.stale]
+    if environment := summary_line([change for v in verdicts for change in v.environment_changes]):
+        lines.append(environment)
     return lines
 
 
@@ -152,6 +157,8 @@ def as_json(verdicts: Sequence[Verdict]) -> str:
                 "passed": v.passed,
                 "failures": v.failures,
                 "stale": v.stale,
+                "not_measured": v.not_measured,
+                "environment_changes": v.environment_changes,
             }
             for v in verdicts
         ],

@@ -11,7 +11,7 @@ import pytest
 from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.models.base import ModelPair
-from harness.records import CaseOutcome, MetricRecord, OutputRecord
+from harness.records import CaseOutcome, MetricRecord, OutputRecord, Unmeasured
 
 
 def worker_threads(config: HarnessConfig) -> int:
@@ -30,6 +30,7 @@ class HarnessSession:
     config: HarnessConfig
     records: list[MetricRecord] = field(default_factory=list)
     case_outcomes: list[CaseOutcome] = field(default_factory=list)
+    unmeasured: list[Unmeasured] = field(default_factory=list)  # failed metric tests, seen on the controller
     outputs: dict[tuple[str, str, str], OutputRecord] = field(default_factory=dict)
     verdicts: list[Any] = field(default_factory=list)  # harness.gate.Verdict, set at the end of the run
     messages: list[str] = field(default_factory=list)  # end-of-run lines for the terminal summary

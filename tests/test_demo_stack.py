@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
-from fixtures.demo import DemoStack, build_demo_stack, cache_dir, cache_key, ensure_demo_stack
-from fixtures.demo import cache as demo_cache
-from fixtures.demo.build import MANIFEST
+from fixtures.demo import DemoStack, build_demo_stack
+from fixtures.demo.build import MANIFEST, file_digests
 from fixtures.demo.clauses import CLAUSE_TYPES
 from fixtures.demo.corpus import DATA_DIR, eval_sets, training_corpus
+from fixtures.demo.ship import build_atomically
+from harness.demo import MODELS_DIR
 
 TINY = 0.02  # a few optimizer steps per stage: seconds, same code path as the real build
 EVAL_FILES = {
@@ -28,8 +27,8 @@ EVAL_FILES = {
 
 @pytest.fixture(scope="module")
 def tiny_stack(tmp_path_factory: pytest.TempPathFactory) -> DemoStack:
-    """A tiny-scale stack built through the cache, as a first use would build it."""
-    return ensure_demo_stack(tmp_path_factory.mktemp("cache"), steps_scale=TINY)
+    """A tiny-scale stack: the same code path as the real build, in seconds."""
+    return build_demo_stack(tmp_path_factory.mktemp("stack") / "stack", steps_scale=TINY)
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -92,58 +91,53 @@ def test_adapters_load_with_peft_onto_the_base(tiny_stack: DemoStack) -> None:
     assert sorted(tiny_stack.adapters) == ["clauses", "clauses-replay"]
     for directory in tiny_stack.adapters.values():
         config = json.loads((directory / "adapter_config.json").read_text())
-        assert config["base_model_name_or_path"] == str(tiny_stack.base)
         assert config["peft_type"] == "LORA" and config["task_type"] == "CAUSAL_LM"
         base = AutoModelForCausalLM.from_pretrained(tiny_stack.base, use_safetensors=True, local_files_only=True)
         model = PeftModel.from_pretrained(base, str(directory))
         assert any("lora_A" in name for name, _ in model.named_parameters())
 
 
-# -- the cache --------------------------------------------------------------------------------------
+# -- the shipped models and how they are regenerated ---------------------------------------------------
 
 
-def test_second_call_returns_the_cache_without_building(tiny_stack: DemoStack, monkeypatch) -> None:
-    def must_not_build(*args, **kwargs):
-        raise AssertionError("ensure_demo_stack rebuilt a stack that was already cached")
-
-    monkeypatch.setattr(demo_cache, "build_demo_stack", must_not_build)
-    started = time.perf_counter()
-    again = ensure_demo_stack(tiny_stack.root.parents[1], steps_scale=TINY)
-    assert again == tiny_stack
-    assert time.perf_counter() - started < 1.0
-    assert tiny_stack.root.name == cache_key(TINY)
-    assert not [p for p in tiny_stack.root.parent.iterdir() if "building" in p.name]  # no scratch left behind
-
-
-def test_cache_location_follows_the_environment(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "env"))
-    assert cache_dir() == tmp_path / "env" / "demo"
-    assert cache_dir(tmp_path / "given") == tmp_path / "given" / "demo"
-    monkeypatch.delenv("HARNESS_CACHE_DIR")
-    assert cache_dir() == Path(demo_cache.REPO_ROOT) / ".harness" / "demo"
-    assert cache_key() != cache_key(TINY) and len(cache_key()) == 12
+def test_shipped_models_are_the_files_their_manifest_lists() -> None:
+    """The models every user gets: complete, unchanged since they were built, and safetensors only."""
+    manifest = json.loads((MODELS_DIR / MANIFEST).read_text())
+    assert file_digests(MODELS_DIR) == manifest["files"]
+    assert sorted(manifest["files"]) == [
+        "adapters/clauses-replay/adapter_config.json",
+        "adapters/clauses-replay/adapter_model.safetensors",
+        "adapters/clauses/adapter_config.json",
+        "adapters/clauses/adapter_model.safetensors",
+        "base/config.json",
+        "base/generation_config.json",
+        "base/model.safetensors",
+        "base/tokenizer.json",
+        "base/tokenizer_config.json",
+    ]
+    assert set(manifest["built_with"]) == {"torch", "transformers", "peft", "tokenizers"}
 
 
-def test_concurrent_first_uses_build_once(monkeypatch, tmp_path: Path) -> None:
-    """Two callers at once (as two xdist workers would be): one builds, the other waits and reuses it."""
-    calls: list[Path] = []
+def test_adapters_name_their_base_relative_to_themselves(tiny_stack: DemoStack) -> None:
+    """A relative base path keeps the files (and so the fingerprints) the same wherever the stack lies."""
+    from harness.models.loading import recorded_base_directory
 
-    def slow_fake_build(out_dir: Path, steps_scale: float = 1.0, final_dir: Path | None = None) -> DemoStack:
-        calls.append(out_dir)
-        time.sleep(0.3)
-        out_dir.mkdir(parents=True)
-        (out_dir / MANIFEST).write_text("{}")
-        return DemoStack.at(out_dir)
+    for stack in (tiny_stack, DemoStack.at(MODELS_DIR)):
+        for directory in stack.adapters.values():
+            assert json.loads((directory / "adapter_config.json").read_text())["base_model_name_or_path"] == (
+                "../../base"
+            )
+            assert recorded_base_directory(directory) == stack.base
 
-    monkeypatch.setattr(demo_cache, "build_demo_stack", slow_fake_build)
-    results: list[DemoStack] = []
-    workers = [threading.Thread(target=lambda: results.append(ensure_demo_stack(tmp_path))) for _ in range(2)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    assert len(calls) == 1
-    assert results[0] == results[1] and (results[0].root / MANIFEST).is_file()
+
+def test_regenerating_swaps_the_whole_stack_in(tmp_path: Path) -> None:
+    target = tmp_path / "models"
+    target.mkdir()
+    (target / "left-over").write_text("from the previous build")
+    stack = build_atomically(target, steps_scale=0.001)
+    assert stack.root == target.resolve() and (target / MANIFEST).is_file()
+    assert not (target / "left-over").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["models"]  # no scratch directory left behind
 
 
 # -- the eval sets ----------------------------------------------------------------------------------

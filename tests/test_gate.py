@@ -20,14 +20,24 @@ def result(name, n_right, higher=True, n=100):
     return MetricResult(name, value, (value, value), n, per, higher_is_better=higher)
 
 
-def record(role, res, rules=None, data="d1", base_fp="b1"):
+def record(role, res, rules=None, data="d1", base_fp="b1", decoding="", environment=None):
     return MetricRecord(
-        "suites/s.py", "t", role, res, data_fingerprint=data, base_fingerprint=base_fp, rules=rules or {}
+        "suites/s.py",
+        "t",
+        role,
+        res,
+        data_fingerprint=data,
+        base_fingerprint=base_fp,
+        decoding=decoding,
+        rules=rules or {},
+        environment=environment or {},
     )
 
 
-def stored_entry(res, data="d1", base_fp="b1"):
-    return BaselineEntry(res, "t", "m", "fp", base_fp, data, "fixtures/data/x.jsonl", "", "0.1.0", "2026-01-01")
+def stored_entry(res, data="d1", base_fp="b1", decoding="", environment=None):
+    return BaselineEntry(
+        res, "t", "m", "fp", base_fp, data, "fixtures/data/x.jsonl", decoding, "0.1.0", "2026-01-01", environment or {}
+    )
 
 
 def test_a_significant_drop_beyond_the_limit_fails_with_from_and_to():
@@ -85,7 +95,11 @@ def test_promoted_reference_comes_from_the_store_and_gates_regressions():
 
 @pytest.mark.parametrize(
     ("entry_kwargs", "reason"),
-    [({"data": "OTHER"}, "recorded on different eval data"), ({"base_fp": "OTHER"}, "different base model")],
+    [
+        ({"data": "OTHER"}, "recorded on different eval data"),
+        ({"base_fp": "OTHER"}, "different base model"),
+        ({"decoding": "max_new_tokens=99"}, "recorded with other decoding settings (max_new_tokens=99 -> none)"),
+    ],
 )
 def test_stale_references_are_named_not_compared(entry_kwargs, reason):
     rules = {"max_drop_vs_promoted": 0.0}
@@ -93,6 +107,30 @@ def test_stale_references_are_named_not_compared(entry_kwargs, reason):
     [v] = evaluate([record("tuned", result("acc", 50), rules)], stored, {})
     assert v.promoted is None and v.passed
     assert reason in v.stale[0] and "pytest suites/s.py --promote" in v.stale[0]
+
+
+def test_another_environment_is_reported_and_the_comparison_still_runs():
+    from harness.report import notes
+
+    stored_env = {"torch": "2.12.0", "threads": 2, "device": "cpu"}
+    live_env = {"torch": "2.13.0", "threads": 1, "device": "cpu", "batch_size": 16}
+    stored = {"suites/s.py": {"base": {}, "promoted": {"acc": stored_entry(result("acc", 99), environment=stored_env)}}}
+    [v] = evaluate(
+        [record("tuned", result("acc", 50), {"max_drop_vs_promoted": 0.0}, environment=live_env)], stored, {}
+    )
+    assert v.promoted is not None and not v.stale and not v.passed
+    assert v.environment_changes == ["threads 2 -> 1", "torch 2.12.0 -> 2.13.0"]
+    [line] = [n for n in notes([v, v]) if n.startswith("environment")]
+    assert "(threads 2 -> 1, torch 2.12.0 -> 2.13.0)" in line  # one line, each change once
+
+
+def test_the_same_environment_says_nothing():
+    from harness.report import notes
+
+    env = {"torch": "2.13.0", "threads": 2}
+    stored = {"suites/s.py": {"base": {}, "promoted": {"acc": stored_entry(result("acc", 90), environment=env)}}}
+    [v] = evaluate([record("tuned", result("acc", 90), environment=env)], stored, {})
+    assert v.environment_changes == [] and not [n for n in notes([v]) if n.startswith("environment")]
 
 
 def test_bad_rules_are_named():

@@ -210,3 +210,14 @@ def test_out_of_memory_halves_the_batch_and_keeps_the_answers(tiny_dirs, monkeyp
     got = [r.logprob for r in model.loglikelihood(REQUESTS)]
     assert got == pytest.approx(expected, abs=1e-5)
     assert model.batch_size == 2 and seen_batches[:3] == [6, 4, 2]
+
+
+def test_the_environment_names_versions_device_dtype_batch_and_threads(tiny_pair) -> None:
+    import torch
+
+    from harness.environment import describe
+
+    environment = describe(tiny_pair.tuned)
+    assert environment["torch"] == torch.__version__ and environment["transformers"]
+    assert environment["device"] == "cpu" and environment["dtype"] == "float32"
+    assert environment["batch_size"] == 3 and environment["threads"] == torch.get_num_threads()

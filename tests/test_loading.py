@@ -72,3 +72,21 @@ def test_full_model_pair_loads_two_models(tmp_path, tiny_dirs):
 def test_bad_device_option(tiny_dirs):
     with pytest.raises(HarnessError, match="--device 'gpu9' is not a torch device"):
         load_pair(str(tiny_dirs["base"]), str(tiny_dirs["adapter"]), LoadOptions(device="gpu9"))
+
+
+def test_demo_names_load_the_shipped_models_from_anywhere(tmp_path, monkeypatch):
+    from harness import demo
+
+    monkeypatch.chdir(tmp_path)  # not a checkout: the models come with the package
+    for name in demo.names():
+        spec = resolve_spec(name, "--tuned-model", LoadOptions())
+        assert spec.is_local and spec.location.startswith(str(demo.MODELS_DIR))
+    with pytest.raises(HarnessError, match=r"demo:nope is not a demo model.*demo:base, demo:clauses"):
+        resolve_spec("demo:nope", "--tuned-model", LoadOptions())
+
+
+def test_an_adapter_loaded_alone_brings_its_base(tiny_dirs):
+    from harness.models.loading import load_model
+
+    model = load_model(str(tiny_dirs["adapter"]), LoadOptions(batch_size=2))
+    assert model.role == "tuned" and model.generate(["The capital of"])[0].text is not None

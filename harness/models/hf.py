@@ -49,6 +49,7 @@ class HFModel:
         self.name = name
         self.fingerprint = fingerprint
         self.batch_size = batch_size
+        self._configured_batch_size = batch_size
         self._adapter_enabled = adapter_enabled
         self._generations: dict[tuple[str, str], Generation] = {}
         self._warned_truncation = False
@@ -60,6 +61,16 @@ class HFModel:
 
     def __repr__(self) -> str:
         return f"HFModel(role={self.role!r}, name={self.name!r})"
+
+    def environment(self) -> dict[str, Any]:
+        """Where and how this model computes: device, weights dtype, batch size, torch threads."""
+        dtype = next(self.module.parameters()).dtype
+        return {
+            "device": str(self.device),
+            "dtype": str(dtype).removeprefix("torch."),
+            "batch_size": self._configured_batch_size,
+            "threads": torch.get_num_threads(),
+        }
 
     # -- internals -------------------------------------------------------------------------------
 

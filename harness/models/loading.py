@@ -47,7 +47,9 @@ class ResolvedSpec:
 def resolve_spec(spec: str, option: str, options: LoadOptions) -> ResolvedSpec:
     """Resolve `demo:NAME`, a local directory or (only with --allow-download) a hub id."""
     if spec.startswith(DEMO_PREFIX):
-        location = str(_demo_location(spec[len(DEMO_PREFIX) :], option))
+        from harness import demo
+
+        location = str(demo.model_dir(spec[len(DEMO_PREFIX) :], option))
     else:
         location = os.path.expanduser(spec)
     path = Path(location)
@@ -61,23 +63,6 @@ def resolve_spec(spec: str, option: str, options: LoadOptions) -> ResolvedSpec:
         )
     _check_directory(path, option, options)
     return ResolvedSpec(option, spec, str(path.resolve()), True, (path / "adapter_config.json").is_file())
-
-
-def _demo_location(name: str, option: str) -> Path:
-    try:
-        from fixtures.demo import ensure_demo_stack
-    except ImportError as exc:
-        raise HarnessError(
-            f"{option} demo:{name}: the demo models are built by fixtures/ in the harness repository ({exc})",
-            hint="run pytest from a clone of the harness repository, or pass a model directory",
-        ) from None
-    stack = ensure_demo_stack()
-    if name == "base":
-        return stack.base
-    if name in stack.adapters:
-        return stack.adapters[name]
-    known = ", ".join(["demo:base"] + [f"demo:{n}" for n in sorted(stack.adapters)])
-    raise HarnessError(f"{option} demo:{name} is not a demo model", hint=f"use one of: {known}")
 
 
 def _check_directory(path: Path, option: str, options: LoadOptions) -> None:
@@ -216,24 +201,63 @@ def check_adapter_fits(adapter_dir: Path, base_module: Any, base_location: str) 
                 )
 
 
-def _adapter_base_name(adapter_dir: Path) -> str:
+def adapter_base_name(adapter_dir: Path) -> str:
+    """The base model an adapter's adapter_config.json names ("" when it names none)."""
+    path = adapter_dir / "adapter_config.json"
     try:
-        config = json.loads((adapter_dir / "adapter_config.json").read_text())
+        config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise HarnessError(f"{adapter_dir / 'adapter_config.json'} is not valid JSON: {exc}") from None
+        raise HarnessError(
+            f"{path} is not valid JSON: {exc}", hint="restore the file written by save_pretrained()"
+        ) from None
+    if not isinstance(config, dict):
+        raise HarnessError(f"{path} must hold a JSON object", hint="restore the file written by save_pretrained()")
     return str(config.get("base_model_name_or_path") or "")
 
 
+def recorded_base_directory(adapter_dir: Path) -> Path | None:
+    """The local directory of the base an adapter names: an absolute path, or one relative to the adapter."""
+    recorded = adapter_base_name(adapter_dir)
+    if not recorded:
+        return None
+    path = Path(recorded).expanduser()
+    candidate = path if path.is_absolute() else adapter_dir / path
+    return candidate.resolve() if (candidate / "config.json").is_file() else None
+
+
+def base_for_adapter(tuned_spec: str, options: LoadOptions = LoadOptions()) -> str | None:
+    """The base model to pair with `tuned_spec` when no base was given: the one its adapter_config.json names.
+
+    None when `tuned_spec` is not a local adapter directory. A hub name is refused unless downloads are allowed.
+    """
+    from harness.models.openai import SCHEME
+
+    if tuned_spec.startswith((SCHEME, DEMO_PREFIX)):
+        return None
+    adapter_dir = Path(tuned_spec).expanduser()
+    if not (adapter_dir / "adapter_config.json").is_file():
+        return None
+    local = recorded_base_directory(adapter_dir)
+    if local is not None:
+        return str(local)
+    recorded = adapter_base_name(adapter_dir)
+    if recorded and options.allow_download:
+        return recorded
+    raise HarnessError(
+        f"--tuned-model {tuned_spec} is an adapter, and no --base-model was given: its adapter_config.json names "
+        + (f"base {recorded!r}, which is not a local model directory" if recorded else "no base model"),
+        hint="pass --base-model with the directory of the model the adapter was trained on",
+    )
+
+
 def _warn_on_base_name(adapter_dir: Path, base: ResolvedSpec, notes: list[str]) -> None:
-    recorded = _adapter_base_name(adapter_dir)
+    recorded = adapter_base_name(adapter_dir)
     if not recorded:
         return
-    recorded_path = Path(recorded).expanduser()
-    if recorded_path.exists():
-        if recorded_path.resolve() != Path(base.location).resolve():
-            notes.append(
-                f"adapter {adapter_dir} was trained on {recorded}, evaluated on {base.location} (shapes match)"
-            )
+    local = recorded_base_directory(adapter_dir)
+    if local is not None:
+        if local != Path(base.location).resolve():
+            notes.append(f"adapter {adapter_dir} was trained on {local}, evaluated on {base.location} (shapes match)")
     elif Path(recorded).name != Path(base.location).name:
         notes.append(f"adapter {adapter_dir} names base {recorded!r}; evaluated on {base.location} (shapes match)")
 
@@ -248,13 +272,13 @@ def load_model(spec: str, options: LoadOptions = LoadOptions(), *, role: str = "
     if not spec.startswith(SCHEME):
         resolved = resolve_spec(spec, option, options)
         if resolved.is_adapter:
-            base = "demo:base" if spec.startswith(DEMO_PREFIX) else _adapter_base_name(Path(resolved.location))
-            if not base:
+            base = recorded_base_directory(Path(resolved.location))
+            if base is None:
                 raise HarnessError(
-                    f"{option} {spec} is an adapter that does not name its base model",
+                    f"{option} {spec} is an adapter whose adapter_config.json names no local base model",
                     hint="merge it into a full model, or serve it and pass its openai+http:// URL",
                 )
-            return load_pair(base, spec, options).tuned
+            return load_pair(str(base), spec, options).tuned
     return _load_single(spec, option, role, options)
 
 

@@ -83,9 +83,26 @@ class OpenAIModel:
         self.name = name
         self.fingerprint = hashlib.sha256(f"openai|{server.base_url}|{server.model}".encode()).hexdigest()
         self._sleep = sleep
+        self._server_version: str | None = None
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIModel(role={self.role!r}, url={self.server.base_url!r}, model={self.server.model!r})"
+
+    def environment(self) -> dict[str, Any]:
+        """The served model's name and the server's version, when it reports one (vLLM: GET /version)."""
+        if self._server_version is None:
+            self._server_version = self._ask_version()
+        return {"server_model": self.server.model, "server_version": self._server_version}
+
+    def _ask_version(self) -> str:
+        root = self.server.base_url.removesuffix("/").removesuffix("/v1")
+        request = urllib.request.Request(f"{root}/version", headers=self._headers(), method="GET")
+        try:
+            with urllib.request.urlopen(request, timeout=min(5.0, self.server.timeout)) as response:
+                answer = json.loads(response.read())
+        except (urllib.error.URLError, TimeoutError, ConnectionError, ValueError):
+            return "unknown"
+        return str(answer.get("version", "unknown")) if isinstance(answer, dict) else "unknown"
 
     # -- HTTP ---------------------------------------------------------------------------------------
 

@@ -171,7 +171,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.failed and call.excinfo is not None and "record_metric" in getattr(item, "fixturenames", ()):
         callspec = getattr(item, "callspec", None)
         role = callspec.params.get("model", TUNED) if callspec else TUNED
-        reason = call.excinfo.exconly().strip().splitlines()[0]
+        message = str(call.excinfo.value).strip()
+        reason = call.excinfo.typename + (f": {message.splitlines()[0]}" if message else "")
         test = getattr(item, "originalname", item.name)
         report.user_properties.append((UNMEASURED, {"test": test, "role": role, "reason": reason}))
     return report

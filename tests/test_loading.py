@@ -81,7 +81,7 @@ def test_demo_names_load_the_shipped_models_from_anywhere(tmp_path, monkeypatch)
     for name in demo.names():
         spec = resolve_spec(name, "--tuned-model", LoadOptions())
         assert spec.is_local and spec.location.startswith(str(demo.MODELS_DIR))
-    with pytest.raises(HarnessError, match=r"demo:nope is not a demo model.*demo:base, demo:clauses"):
+    with pytest.raises(HarnessError, match=r"(?s)demo:nope is not a demo model.*use one of: demo:base, demo:clauses"):
         resolve_spec("demo:nope", "--tuned-model", LoadOptions())
 
 

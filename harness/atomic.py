@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -42,3 +43,40 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Atomic write of UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+TEMPORARY_GLOB = ".*.tmp"  # what an interrupted atomic write leaves next to its target
+
+
+def atomic_write_many(files: Mapping[Path, str]) -> None:
+    """Write several text files as one change: every temporary first, then the renames.
+
+    A failure before the renames leaves every file as it was; the renames themselves take microseconds.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            staged.append((tmp, path))
+            os.fchmod(fd, _mode_for(path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text.encode("utf-8"))
+                handle.flush()
+                os.fsync(handle.fileno())
+    except BaseException:
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for tmp, path in staged:
+        os.replace(tmp, path)
+
+
+def remove_leftover_temporaries(directory: Path) -> list[Path]:
+    """Delete temporaries that a killed atomic write left under `directory`; returns what was removed."""
+    if not directory.is_dir():
+        return []
+    removed = [p for p in directory.rglob(TEMPORARY_GLOB) if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

@@ -7,16 +7,18 @@ pull request's diff reads well and a serial run and an xdist run write the same 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.atomic import atomic_write_text
+from harness.atomic import atomic_write_many
 from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
 from harness.records import MetricRecord, result_from_dict, result_to_dict
 from harness.stats import COMPARED_DIGITS
+from harness.textfiles import read_text
 
 FORMAT_VERSION = 1
 REFERENCES = ("base", "promoted")
@@ -59,6 +61,7 @@ class BaselineEntry:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BaselineEntry:
         on = data["measured_on"]
+        check_stored_result(data["result"])
         return cls(
             result=result_from_dict(data["result"]),
             test=on.get("test", ""),
@@ -92,6 +95,28 @@ class BaselineEntry:
         )
 
 
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_stored_result(data: Mapping[str, Any]) -> None:
+    """A stored result must be whole: a finite value inside its finite CI, and one finite score per item."""
+    value, ci, n, per_item = data.get("value"), data.get("ci"), data.get("n"), data.get("per_item")
+    if not _finite(value):
+        raise ValueError(f"value {value!r} is not a finite number")
+    if not (isinstance(ci, list) and len(ci) == 2 and all(map(_finite, ci)) and ci[0] <= ci[1]):
+        raise ValueError(f"ci {ci!r} is not an interval [low, high] of finite numbers")
+    slack = 2 * 10.0**-FLOAT_DIGITS  # value and bounds are rounded separately
+    if not ci[0] - slack <= value <= ci[1] + slack:
+        raise ValueError(f"value {value} lies outside its interval {ci}")
+    if not (isinstance(n, int) and not isinstance(n, bool) and n >= 0):
+        raise ValueError(f"n {n!r} is not a count")
+    if not isinstance(per_item, dict) or not all(_finite(v) for v in per_item.values()):
+        raise ValueError("per_item must map item ids to finite scores")
+    if per_item and len(per_item) != n:
+        raise ValueError(f"per_item holds {len(per_item)} scores for n = {n} items")
+
+
 def _rounded(value: Any) -> Any:
     if isinstance(value, float):
         return round(value, FLOAT_DIGITS) + 0.0  # + 0.0 turns -0.0 into 0.0
@@ -123,6 +148,10 @@ def dumps(document: Mapping[str, Any]) -> str:
     return _encode(_rounded(dict(document)), 0) + "\n"
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a baseline may hold")
+
+
 def is_fresh(entry: BaselineEntry, base_fingerprint: str, rootdir: Path) -> bool:
     """Whether a stored base result still describes this base model on the eval data as it is now."""
     import hashlib
@@ -148,26 +177,60 @@ class BaselineStore:
         if not path.is_file():
             return {kind: {} for kind in REFERENCES}
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-            if document.get("format") != FORMAT_VERSION:
-                raise ValueError(f"format {document.get('format')!r}, expected {FORMAT_VERSION}")
-            return {
-                kind: {name: BaselineEntry.from_dict(e) for name, e in document.get(kind, {}).items()}
-                for kind in REFERENCES
-            }
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise HarnessError(
-                f"baseline file {path} cannot be read: {exc}",
-                hint=f"restore it from version control (git checkout -- {path}) or delete it and re-record",
-            ) from None
+            document = json.loads(read_text(path, source=str(path)), parse_constant=_no_constant)
+            if not isinstance(document, dict) or document.get("format") != FORMAT_VERSION:
+                found = document.get("format") if isinstance(document, dict) else type(document).__name__
+                raise ValueError(f"format {found!r}, expected {FORMAT_VERSION}")
+        except (ValueError, HarnessError) as exc:
+            raise self._unreadable(path, suite, str(exc)) from None
+        stored: dict[str, dict[str, BaselineEntry]] = {}
+        for kind in REFERENCES:
+            stored[kind] = {}
+            entries = document.get(kind, {})
+            if not isinstance(entries, dict):
+                raise self._unreadable(path, suite, f"{kind!r} must map metric names to entries")
+            for name, entry in entries.items():
+                try:
+                    stored[kind][name] = BaselineEntry.from_dict(entry)
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                    raise self._unreadable(path, suite, f"{kind}.{name}: {exc}") from None
+        return stored
+
+    @staticmethod
+    def _unreadable(path: Path, suite: str, problem: str) -> HarnessError:
+        return HarnessError(
+            f"baseline file {path} cannot be used: {problem}",
+            hint=f"re-record it (`pytest {suite} --update-baselines` for base, `--promote` for promoted), "
+            f"or restore it with `git checkout -- {path}`",
+        )
+
+    def metric_names(self) -> set[str]:
+        """Every metric any baseline file names (files that cannot be parsed are skipped here)."""
+        names: set[str] = set()
+        for path in self.directory.rglob("*.json"):
+            try:
+                document = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(document, dict):
+                names |= {n for kind in REFERENCES if isinstance(document.get(kind), dict) for n in document[kind]}
+        return names
 
     def write(self, suite: str, kind: str, entries: Mapping[str, BaselineEntry]) -> Path:
         """Replace the given metrics of one reference in a suite's file, keeping everything else."""
-        stored = self.load(suite)
-        stored[kind] = {**stored[kind], **entries}
-        document: dict[str, Any] = {"format": FORMAT_VERSION, "suite": suite}
-        for ref in REFERENCES:
-            document[ref] = {name: entry.to_dict() for name, entry in sorted(stored[ref].items())}
-        path = self.path_for(suite)
-        atomic_write_text(path, dumps(document))
-        return path
+        return self.write_many({(suite, kind): entries})[0]
+
+    def write_many(self, updates: Mapping[tuple[str, str], Mapping[str, BaselineEntry]]) -> list[Path]:
+        """Apply {(suite, kind): entries} to every file at once: all files are written, or none is."""
+        documents: dict[str, dict[str, dict[str, BaselineEntry]]] = {}
+        for (suite, kind), entries in updates.items():
+            stored = documents.setdefault(suite, self.load(suite))
+            stored[kind] = {**stored[kind], **entries}
+        files = {}
+        for suite, stored in documents.items():
+            document: dict[str, Any] = {"format": FORMAT_VERSION, "suite": suite}
+            for ref in REFERENCES:
+                document[ref] = {name: entry.to_dict() for name, entry in sorted(stored[ref].items())}
+            files[self.path_for(suite)] = dumps(document)
+        atomic_write_many(files)
+        return list(files)

@@ -13,7 +13,7 @@ from harness.atomic import atomic_write_text
 from harness.baselines import BaselineEntry, BaselineStore
 from harness.config import gate_rules
 from harness.errors import HarnessError
-from harness.gate import add_unmeasured, evaluate
+from harness.gate import add_unmeasured, check_gate_tables, evaluate
 from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
 from harness.report import write_reports
 from harness.session import HarnessSession
@@ -83,16 +83,17 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     store = BaselineStore(config.baselines_directory)
     suites = sorted({r.suite for r in records} | {u.suite for u in harness.unmeasured})
     stored = {suite: store.load(suite) for suite in suites}
-    verdicts = evaluate(records, stored, gate_rules(config.rootdir))
+    rules = gate_rules(config.rootdir)
+    known = {r.result.name for r in records} | store.metric_names()
+    check_gate_tables(rules, known, str(config.rootdir / "pyproject.toml"))
+    verdicts = evaluate(records, stored, rules)
     harness.verdicts = add_unmeasured(verdicts, harness.unmeasured, stored, records)
     gate_failed = any(not v.passed for v in harness.verdicts)
     write_reports(harness.verdicts, _path(flags.get("json")), _path(flags.get("markdown")))
     today = dt.date.today().isoformat()
+    updates: dict[tuple[str, str], dict[str, BaselineEntry]] = {}
     if flags.get("update_baselines"):
-        for suite in suites:
-            if entries := _entries(records, suite, BASE, today):
-                path = store.write(suite, BASE, entries)
-                harness.messages.append(f"updated the base baseline of {len(entries)} metric(s) in {path}")
+        updates |= {(suite, BASE): e for suite in suites if (e := _entries(records, suite, BASE, today))}
     if flags.get("promote"):
         if (gate_failed or session_failed) and not flags.get("force"):
             harness.messages.append(
@@ -100,10 +101,16 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
                 "(fix the failures, or pass --force to promote anyway)"
             )
         else:
-            for suite in suites:
-                if entries := _entries(records, suite, TUNED, today):
-                    path = store.write(suite, "promoted", entries)
-                    harness.messages.append(f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}")
+            updates |= {(suite, "promoted"): e for suite in suites if (e := _entries(records, suite, TUNED, today))}
+    if updates:
+        store.write_many(updates)  # every baseline file of the run changes together, or none does
+        for (suite, kind), entries in updates.items():
+            path = store.path_for(suite)
+            harness.messages.append(
+                f"updated the base baseline of {len(entries)} metric(s) in {path}"
+                if kind == BASE
+                else f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}"
+            )
     return gate_failed
 
 

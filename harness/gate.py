@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,16 +25,21 @@ class Threshold:
 
     @classmethod
     def parse(cls, value: Any, where: str) -> Threshold:
-        if isinstance(value, str) and value.strip().endswith("%"):
+        amount: float | None = None
+        relative = isinstance(value, str) and value.strip().endswith("%")
+        if relative:
             try:
-                return cls(float(value.strip()[:-1]) / 100.0, relative=True)
+                amount = float(value.strip()[:-1]) / 100.0
             except ValueError:
-                pass
+                amount = None
         elif isinstance(value, int | float) and not isinstance(value, bool):
-            return cls(float(value))
-        raise HarnessError(
-            f"{where}: {value!r} is not a drop size", hint="use a number such as 0.02 or a percentage such as '5%'"
-        )
+            amount = float(value)
+        if amount is None or not math.isfinite(amount) or amount < 0:
+            raise HarnessError(
+                f"{where}: {value!r} is not a drop size",
+                hint="use a finite number >= 0 such as 0.02, or a percentage such as '5%'",
+            )
+        return cls(amount, relative=relative)
 
     def allowed(self, reference: float) -> float:
         return self.amount * abs(reference) if self.relative else self.amount
@@ -67,8 +73,13 @@ class GateRule:
         }
         for key in ("floor", "floor_lower_bound", "ceiling", "alpha"):
             value = raw.get(key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise HarnessError(f"{where}: {key} must be a number, got {value!r}")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value)
+            ):
+                raise HarnessError(
+                    f"{where}: {key} must be a finite number, got {value!r}",
+                    hint="a NaN or infinite bound would switch the rule off; write the number you mean",
+                )
             values[key] = None if value is None else float(value)
         if values["alpha"] is not None and not 0 < values["alpha"] < 1:
             raise HarnessError(f"{where}: alpha must be between 0 and 1, got {values['alpha']}")
@@ -110,6 +121,7 @@ class Verdict:
     stale: list[str] = field(default_factory=list)
     environment_changes: list[str] = field(default_factory=list)  # stored reference vs this run, e.g. torch
     not_measured: str = ""  # why the tuned (or base) result is missing: the failing test's error
+    notes: list[str] = field(default_factory=list)  # e.g. why a paired test could not run
 
     @property
     def passed(self) -> bool:
@@ -128,14 +140,24 @@ class Verdict:
         return "better" if improved else "worse"
 
 
-def _paired(candidate: MetricResult, reference: MetricResult) -> Any:
+def _paired(verdict: Verdict, label: str, candidate: MetricResult, reference: MetricResult) -> Any:
+    """The paired comparison, or None with the reason noted on the verdict (never dropped silently)."""
     from harness.stats import paired_comparison
 
-    if not candidate.per_item or set(candidate.per_item) != set(reference.per_item):
+    if not candidate.per_item or not reference.per_item:
+        verdict.notes.append(f"{verdict.metric} vs {label}: no paired test (no per-item scores)")
+        return None
+    if set(candidate.per_item) != set(reference.per_item):
+        shared = len(set(candidate.per_item) & set(reference.per_item))
+        verdict.notes.append(
+            f"{verdict.metric} vs {label}: no paired test, the items differ ({len(candidate.per_item)} in this run, "
+            f"{len(reference.per_item)} in the {label} result, {shared} in both)"
+        )
         return None
     try:
         return paired_comparison(candidate, reference)
-    except HarnessError:
+    except HarnessError as exc:
+        verdict.notes.append(f"{verdict.metric} vs {label}: no paired test ({str(exc).splitlines()[0]})")
         return None
 
 
@@ -224,9 +246,9 @@ def _judge(verdict: Verdict) -> None:
     tuned, rule = verdict.tuned, verdict.rule
     assert tuned is not None
     if verdict.base is not None:
-        verdict.vs_base = _paired(tuned, verdict.base)
+        verdict.vs_base = _paired(verdict, "base", tuned, verdict.base)
     if verdict.promoted is not None:
-        verdict.vs_promoted = _paired(tuned, verdict.promoted)
+        verdict.vs_promoted = _paired(verdict, "promoted", tuned, verdict.promoted)
     if rule.floor is not None and tuned.value < rule.floor:
         verdict.failures.append(f"{verdict.metric} is below its floor: {tuned.value:.3f} < {rule.floor:g}")
     if rule.floor_lower_bound is not None and tuned.ci[0] < rule.floor_lower_bound:
@@ -263,3 +285,13 @@ def add_unmeasured(
             verdict.failures.append(f"{metric} was not measured on the {miss.role} model: {miss.reason}")
     verdicts.sort(key=lambda v: (v.suite, v.metric))
     return verdicts
+
+
+def check_gate_tables(config_rules: Mapping[str, GateRule], known_metrics: set[str], where: str) -> None:
+    """A [tool.harness.gate.NAME] table must name a metric this run measured or the baselines hold."""
+    unknown = sorted(set(config_rules) - known_metrics)
+    if unknown:
+        raise HarnessError(
+            f"{where}: [tool.harness.gate.{unknown[0]}] names no metric this project measures",
+            hint=f"check the spelling; measured metrics: {', '.join(sorted(known_metrics)) or 'none'}",
+        )

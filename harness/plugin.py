@@ -109,9 +109,35 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.addinivalue_line("markers", "harness_roles(*roles): run a `model` test only on these roles")
     if not hasattr(config, "workerinput"):
-        config.pluginmanager.register(_UnmeasuredWatcher(config), "harness-unmeasured")
+        _check_report_paths(config)
+        _clean_interrupted_writes(config)
+        config.pluginmanager.register(_ControllerWatcher(config), "harness-controller")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistController(config), "harness-xdist")
+
+
+def _check_report_paths(config: pytest.Config) -> None:
+    """Refuse an unwritable --harness-json / --harness-markdown path now, not after the whole run."""
+    for option in ("--harness-json", "--harness-markdown"):
+        value = config.getoption("harness_" + option[10:])
+        if not value:
+            continue
+        path = Path(value).expanduser()
+        if path.is_dir():
+            raise pytest.UsageError(f"{option} {value} is a directory; give the path of a file to write")
+        parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise pytest.UsageError(f"{option} {value}: {parent} is not a directory this run can write to")
+
+
+def _clean_interrupted_writes(config: pytest.Config) -> None:
+    """A killed run can leave temporaries next to baseline files; remove them before git picks them up."""
+    from harness.atomic import remove_leftover_temporaries
+
+    harness = get_session(config)
+    directory = harness.config.baselines_directory
+    if removed := remove_leftover_temporaries(directory):
+        harness.messages.append(f"removed {len(removed)} temporary file(s) an interrupted run left in {directory}")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -178,11 +204,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
-class _UnmeasuredWatcher:
-    """Registered on the controller (or a serial run): notes failed metric tests, with the reason, for the gate."""
+class _ControllerWatcher:
+    """Registered on the controller (or a serial run): notes what the gate's summary must say about the run."""
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """A model scoring far below chance is said again next to the verdict, not only among the warnings."""
+        from harness.scoring import LikelyLoadingProblem
+
+        if issubclass(warning_message.category, LikelyLoadingProblem):
+            message = f"likely loading problem: {warning_message.message}"
+            messages = get_session(self.config).messages
+            if message not in messages:
+                messages.append(message)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for key, value in report.user_properties:

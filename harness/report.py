@@ -77,6 +77,7 @@ def notes(verdicts: Sequence[Verdict]) -> list[str]:
     """Gate failures and stale baselines, one line each."""
     lines = [f"FAIL {failure}" for v in verdicts for failure in v.failures]
     lines += [f"stale: {s}" for v in verdicts for s in v.stale]
+    lines += [f"note: {n}" for v in verdicts for n in v.notes]
     if environment := summary_line([change for v in verdicts for change in v.environment_changes]):
         lines.append(environment)
     return lines
@@ -158,6 +159,7 @@ def as_json(verdicts: Sequence[Verdict]) -> str:
                 "failures": v.failures,
                 "stale": v.stale,
                 "not_measured": v.not_measured,
+                "notes": v.notes,
                 "environment_changes": v.environment_changes,
             }
             for v in verdicts

@@ -54,7 +54,37 @@ def _score_choices(model: Model, eval_set: EvalSet) -> Choices:
         picks.append(choices[int(np.argmax(logprobs))])
         picks_norm.append(choices[int(np.argmax(logprobs / lengths))])
         all_logprobs.append(logprobs.tolist())
-    return Choices(eval_set.ids, eval_set["answer"], picks, picks_norm, all_logprobs)
+    result = Choices(eval_set.ids, eval_set["answer"], picks, picks_norm, all_logprobs)
+    _warn_if_far_below_chance(model, eval_set, result)
+    return result
+
+
+class LikelyLoadingProblem(UserWarning):
+    """A model answers its own probes far worse than guessing: its weights are probably not what they should be."""
+
+
+BELOW_CHANCE_P = 1e-3
+
+
+def _warn_if_far_below_chance(model: Model, eval_set: EvalSet, choices: Choices) -> None:
+    """Warn when accuracy is below the uniform-guess rate with one-sided binomial p < 0.001."""
+    from scipy.stats import binomtest
+
+    n = len(choices.ids)
+    if n < 20:
+        return
+    chance = float(np.mean([1.0 / len(row["choices"]) for row in eval_set]))
+    right = sum(pick == answer for pick, answer in zip(choices.picks, choices.answers, strict=True))
+    if binomtest(right, n, chance, alternative="less").pvalue < BELOW_CHANCE_P:
+        import warnings
+
+        warnings.warn(
+            LikelyLoadingProblem(
+                f"{model.name} ({model.role}) picks {right}/{n} right on {eval_set.name}, far below the "
+                f"{chance:.1%} of guessing: check that its weights loaded as intended"
+            ),
+            stacklevel=3,
+        )
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,7 @@ def test_floats_are_rounded_for_readable_diffs():
 
 def test_damaged_file_names_the_fix(tmp_path):
     (tmp_path / "s.json").write_text("{not json")
-    with pytest.raises(HarnessError, match=r"(?s)s.json cannot be read.*git checkout"):
+    with pytest.raises(HarnessError, match=r"(?s)s.json cannot be used.*pytest s.py --update-baselines.*git checkout"):
         BaselineStore(tmp_path).load("s.py")
 
 

@@ -116,7 +116,13 @@ def test_a_malformed_eval_file_is_listed_as_not_measured(pytester, tiny_dirs) ->
         '{"id": "p1", "prompt": "Q", "choices": ["a", "b"], "answer": "a"}\n{"id": "p2", "prompt": "Q"}\n'
     )
     result = pytester.runpytest(
-        "--base-model", str(tiny_dirs["base"]), "--tuned-model", str(tiny_dirs["adapter"]), "-p", "no:cacheprovider"
+        "--base-model",
+        str(tiny_dirs["base"]),
+        "--tuned-model",
+        str(tiny_dirs["adapter"]),
+        "-p",
+        "no:cacheprovider",
+        f"--rootdir={pytester.path}",
     )
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(

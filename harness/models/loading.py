@@ -13,6 +13,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.models.base import ModelPair
 from harness.models.fingerprint import DigestCache, combine, fingerprint_directory
+from harness.models.integrity import check_adapter_complete, check_adapter_fits, check_load_report
 
 log = logging.getLogger("harness")
 
@@ -113,6 +114,7 @@ def _torch_settings(options: LoadOptions) -> tuple[Any, Any]:
             raise HarnessError(
                 f"--device {options.device!r} is not a torch device", hint="use auto, cpu, cuda or cuda:N"
             ) from None
+        _check_device_exists(device, options.device)
     if options.dtype == "auto":
         dtype = torch.bfloat16 if device.type == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     else:
@@ -124,6 +126,25 @@ def _torch_settings(options: LoadOptions) -> tuple[Any, Any]:
     return device, dtype
 
 
+def _check_device_exists(device: Any, option: str) -> None:
+    """Refuse a device this machine does not have, instead of failing deep inside torch."""
+    import torch
+
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise HarnessError(
+                f"--device {option}: this torch build sees no CUDA device", hint="use --device cpu (or auto)"
+            )
+        if device.index is not None and device.index >= count:
+            raise HarnessError(
+                f"--device {option}: there are {count} CUDA device(s), numbered 0 to {count - 1}",
+                hint=f"use --device cuda:0 ... cuda:{count - 1}",
+            )
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise HarnessError(f"--device {option}: MPS is not available here", hint="use --device cpu (or auto)")
+
+
 def _batch_size(options: LoadOptions, device: Any) -> int:
     return options.batch_size or (64 if device.type == "cuda" else 16)
 
@@ -131,9 +152,15 @@ def _batch_size(options: LoadOptions, device: Any) -> int:
 def _load_tokenizer(location: str, options: LoadOptions, notes: list[str]) -> Any:
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(
-        location, local_files_only=not options.allow_download, trust_remote_code=options.trust_remote_code
-    )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            location, local_files_only=not options.allow_download, trust_remote_code=options.trust_remote_code
+        )
+    except Exception as exc:  # tokenizers raises bare Exceptions for a damaged tokenizer.json
+        raise HarnessError(
+            f"could not load the tokenizer in {location}: {_first_line(exc)}",
+            hint="restore the files save_pretrained() wrote (tokenizer.json, tokenizer_config.json, config.json)",
+        ) from None
     if tokenizer.pad_token_id is None:
         if tokenizer.eos_token_id is None:
             raise HarnessError(
@@ -156,49 +183,27 @@ def _load_causal_lm(location: str, options: LoadOptions, device: Any, dtype: Any
     from transformers import AutoModelForCausalLM
 
     try:
-        module = AutoModelForCausalLM.from_pretrained(
+        module, report = AutoModelForCausalLM.from_pretrained(
             location,
             dtype=dtype,
             use_safetensors=None if options.allow_pickle else True,
             local_files_only=not options.allow_download,
             trust_remote_code=options.trust_remote_code,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,  # reported below with the tensor names, never used
         )
-    except (OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise HarnessError(f"could not load a causal LM from {location}: {first}") from None
+    except Exception as exc:  # safetensors, json and config errors all mean: this directory cannot be loaded
+        raise HarnessError(
+            f"could not load a causal LM from {location}: {_first_line(exc)}",
+            hint="point at a directory written by save_pretrained(), with complete files",
+        ) from None
+    check_load_report(location, report)
     return module.to(device).eval()
 
 
-def check_adapter_fits(adapter_dir: Path, base_module: Any, base_location: str) -> None:
-    """Refuse an adapter whose LoRA shapes do not fit the base model's layers, naming the first misfit."""
-    from safetensors import safe_open
-
-    weights = adapter_dir / "adapter_model.safetensors"
-    if not weights.is_file():
-        return
-    modules = dict(base_module.named_modules())
-    with safe_open(str(weights), framework="pt") as handle:
-        for key in sorted(handle.keys()):
-            if ".lora_A." not in key and ".lora_B." not in key:
-                continue
-            module_name = key.split(".lora_")[0].removeprefix("base_model.model.")
-            target = modules.get(module_name)
-            shape = handle.get_slice(key).get_shape()
-            if target is None or not hasattr(target, "weight"):
-                raise HarnessError(
-                    f"adapter {adapter_dir} does not fit base model {base_location}: "
-                    f"the base has no layer {module_name!r}",
-                    hint="pass the base model the adapter was trained on with --base-model",
-                )
-            out_features, in_features = target.weight.shape[:2]
-            fits = shape[1] == in_features if ".lora_A." in key else shape[0] == out_features
-            if not fits:
-                raise HarnessError(
-                    f"adapter {adapter_dir} does not fit base model {base_location}: layer {module_name!r} is "
-                    f"{out_features}x{in_features} in the base, "
-                    f"but the adapter's {key.split('.')[-2]} has shape {list(shape)}",
-                    hint="pass the base model the adapter was trained on with --base-model",
-                )
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 def adapter_base_name(adapter_dir: Path) -> str:
@@ -250,16 +255,30 @@ def base_for_adapter(tuned_spec: str, options: LoadOptions = LoadOptions()) -> s
     )
 
 
-def _warn_on_base_name(adapter_dir: Path, base: ResolvedSpec, notes: list[str]) -> None:
+def check_recorded_base(
+    adapter_dir: Path, base: ResolvedSpec, base_fp: str, digests: DigestCache, notes: list[str]
+) -> None:
+    """Refuse an adapter whose recorded base is a local model with other weights than the given base.
+
+    Shapes alone cannot tell two bases of one architecture apart. A recorded base that is not on this
+    machine (a hub name, another machine's path) cannot be checked: that is said in a note.
+    """
     recorded = adapter_base_name(adapter_dir)
     if not recorded:
+        notes.append(f"adapter {adapter_dir} does not name its base; it is evaluated on {base.location}")
         return
     local = recorded_base_directory(adapter_dir)
     if local is not None:
-        if local != Path(base.location).resolve():
-            notes.append(f"adapter {adapter_dir} was trained on {local}, evaluated on {base.location} (shapes match)")
+        if local != Path(base.location).resolve() and fingerprint_directory(local, digests) != base_fp:
+            raise HarnessError(
+                f"adapter {adapter_dir} was trained on {local}, whose weights differ from --base-model {base.location}",
+                hint=f"pass --base-model {local} (or leave --base-model out to use it)",
+            )
     elif Path(recorded).name != Path(base.location).name:
-        notes.append(f"adapter {adapter_dir} names base {recorded!r}; evaluated on {base.location} (shapes match)")
+        notes.append(
+            f"adapter {adapter_dir} names base {recorded!r}, which is not on this machine; evaluated on "
+            f"{base.location} (shapes match)"
+        )
 
 
 def load_model(spec: str, options: LoadOptions = LoadOptions(), *, role: str = "tuned", option: str = "--model") -> Any:
@@ -349,15 +368,20 @@ def load_pair(base_spec: str, tuned_spec: str, options: LoadOptions = LoadOption
         from peft import PeftModel
 
         adapter_dir = Path(tuned.location)
-        check_adapter_fits(adapter_dir, base_module, base.location)
-        _warn_on_base_name(adapter_dir, base, notes)
         try:
+            check_adapter_fits(adapter_dir, base_module, base.location)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # peft calls transformers' deprecated names
                 shared = PeftModel.from_pretrained(base_module, str(adapter_dir), is_trainable=False).eval()
-        except (OSError, ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0]
-            raise HarnessError(f"could not load the PEFT adapter {adapter_dir}: {first}") from None
+        except HarnessError:
+            raise
+        except Exception as exc:  # peft and safetensors raise many kinds for a damaged adapter
+            raise HarnessError(
+                f"could not load the PEFT adapter {adapter_dir}: {_first_line(exc)}",
+                hint="point at the directory save_pretrained() wrote for the adapter, with complete files",
+            ) from None
+        check_recorded_base(adapter_dir, base, base_fp, digests, notes)
+        check_adapter_complete(adapter_dir, shared)
         tuned_tokenizer = (
             _load_tokenizer(tuned.location, options, notes) if _has_tokenizer(adapter_dir) else base_tokenizer
         )

@@ -9,7 +9,15 @@ import warnings
 import pytest
 
 from harness.models.base import DecodingSettings, Generation, Loglikelihood, RollingLoglikelihood
-from harness.models.cache import CachedModel, CacheFileWarning, ResponseCache
+from harness.models.cache import (
+    APPLICATION_ID,
+    CachedModel,
+    CacheFileWarning,
+    CacheRowWarning,
+    ResponseCache,
+    request_key,
+    row_digest,
+)
 
 
 class CountingModel:
@@ -105,6 +113,127 @@ def test_a_foreign_sqlite_file_is_not_read_as_answers(tmp_path):
     with pytest.warns(CacheFileWarning, match="not a response cache"):
         cache = ResponseCache(path)
     assert len(cache) == 0
+
+
+def _ask_everything(model) -> list:
+    """One of each request kind, so every kind of cached answer is exercised."""
+    return [
+        *model.generate(["alpha", "beta", "gamma"]),
+        *model.loglikelihood([("x", " y"), ("long context", " z")]),
+        *model.loglikelihood_rolling(["some text", "more"]),
+    ]
+
+
+def _rows(path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT key, value, digest FROM responses ORDER BY key").fetchall()
+
+
+def _rewrite(path, rows: list[tuple[str, str, str]]) -> None:
+    """Overwrite rows' values and digests in place, as damage or a hand edit would."""
+    db = sqlite3.connect(path)
+    db.executemany("UPDATE responses SET value = ?, digest = ? WHERE key = ?", [(v, d, k) for k, v, d in rows])
+    db.commit()
+    db.close()
+
+
+def _run(path) -> tuple[list, CountingModel, list[warnings.WarningMessage]]:
+    """A later run: open the cache, ask everything, and keep the warnings it raised."""
+    inner = CountingModel()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        answers = _ask_everything(CachedModel(inner, ResponseCache(path)))
+    return answers, inner, [w for w in caught if issubclass(w.category, CacheFileWarning)]
+
+
+def _damage(kind: str, key: str, value: str, digest: str) -> tuple[str, str, str]:
+    """One row damaged in one of the ways a cache file meets."""
+    if kind == "invalid JSON":
+        return key, value[: len(value) // 2], digest
+    if kind == "invalid JSON, digest recomputed":
+        return key, value[:-1], row_digest(key, value[:-1])
+    if kind == "wrong shape, digest recomputed":
+        return key, '{"logprob": "high"}', row_digest(key, '{"logprob": "high"}')
+    return key, value.replace('"text": "', '"text": "X', 1), digest  # valid JSON, the right shape, a wrong answer
+
+
+@pytest.mark.parametrize(
+    "kind", ["invalid JSON", "invalid JSON, digest recomputed", "wrong shape, digest recomputed", "one byte changed"]
+)
+def test_a_damaged_row_is_dropped_with_one_warning_and_asked_again(tmp_path, kind):
+    path = tmp_path / "c.sqlite"
+    fresh = _ask_everything(CountingModel())
+    assert _ask_everything(CachedModel(CountingModel(), ResponseCache(path))) == fresh
+    damaged_key = request_key("fp-1", "generate", "beta", DecodingSettings().key())
+    _rewrite(path, [_damage(kind, *row) for row in _rows(path) if row[0] == damaged_key])
+
+    answers, inner, caught = _run(path)
+    assert answers == fresh and inner.asked == ["beta"]
+    assert len(caught) == 1 and issubclass(caught[0].category, CacheRowWarning)
+    assert f"response cache {path}: 1 row failed" in str(caught[0].message)
+
+    answers, inner, caught = _run(path)  # the answer was rewritten: the next run is clean
+    assert answers == fresh and inner.asked == [] and caught == []
+
+
+@pytest.mark.parametrize("digests", ["stay", "move with the values"])
+def test_shifted_values_are_dropped_and_the_numbers_equal_a_fresh_run(tmp_path, digests):
+    path = tmp_path / "c.sqlite"
+    fresh = _ask_everything(CountingModel())
+    _ask_everything(CachedModel(CountingModel(), ResponseCache(path)))
+    rows = _rows(path)
+    shifted = rows[1:] + rows[:1]  # each key gets the next row's value: valid JSON, wrong answer
+    if digests == "stay":
+        _rewrite(path, [(key, value, digest) for (key, _, digest), (_, value, _) in zip(rows, shifted, strict=True)])
+    else:
+        _rewrite(path, [(key, value, digest) for (key, _, _), (_, value, digest) in zip(rows, shifted, strict=True)])
+
+    answers, inner, caught = _run(path)
+    assert answers == fresh
+    assert len(inner.asked) == len(rows) == 7
+    assert len(caught) == 1 and f"response cache {path}: 7 rows failed their check" in str(caught[0].message)
+    answers, inner, caught = _run(path)
+    assert answers == fresh and inner.asked == [] and caught == []
+
+
+def test_a_value_that_is_not_utf8_is_a_dropped_row_not_an_error(tmp_path):
+    path = tmp_path / "c.sqlite"
+    CachedModel(CountingModel(), ResponseCache(path)).generate(["a"])
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE responses SET value = CAST(X'7B22E922' AS TEXT)")
+    with pytest.warns(CacheRowWarning, match="1 row failed"):
+        cache = ResponseCache(path)
+    inner = CountingModel()
+    assert CachedModel(inner, cache).generate(["a"])[0].text == "A" and inner.asked == ["a"]
+
+
+def test_rows_dropped_in_several_reads_make_one_warning(tmp_path):
+    path = tmp_path / "c.sqlite"
+    CachedModel(CountingModel(), ResponseCache(path)).generate(["a", "b"])
+    _rewrite(path, [_damage("wrong shape, digest recomputed", *row) for row in _rows(path)])
+    cache = ResponseCache(path)  # a right digest: only the read, which knows the shape, can tell
+    model = CachedModel(CountingModel(), cache)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert model.generate(["a"])[0].text == "A"
+        assert model.generate(["b"])[0].text == "B"
+    assert [w.category for w in caught] == [CacheRowWarning]
+    assert cache.dropped == 2 and model.misses == 2
+
+
+def test_an_old_cache_without_row_digests_is_set_aside(tmp_path):
+    path = tmp_path / "c.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE responses (key TEXT PRIMARY KEY, value TEXT NOT NULL, created REAL)")
+    old.execute("INSERT INTO responses VALUES ('k', '{}', 0)")
+    old.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    old.execute("PRAGMA user_version=1")
+    old.commit()
+    old.close()
+    with pytest.warns(CacheFileWarning, match="schema version 1 \\(written by an older harness, without row digests"):
+        cache = ResponseCache(path)
+    assert len(cache) == 0 and list(tmp_path.glob("c.sqlite.unreadable-*"))
+    assert CachedModel(CountingModel(), cache).generate(["x"])[0].text == "X" and len(cache) == 1
 
 
 def _writer(path: str, start: int) -> None:

@@ -53,7 +53,7 @@ def test_csv_and_parquet_load_the_same_rows(tmp_path):
         ),
         (
             GOOD + [{"id": "q1", "prompt": "p", "choices": ["a"], "answer": "a"}],
-            r"line 3: id 'q1' is already used at line 1",
+            r"line 3: field 'id': 'q1' is already used at line 1",
         ),
         (
             GOOD + [{"id": "q3", "prompt": 7, "choices": ["a"], "answer": "a"}],
@@ -63,8 +63,9 @@ def test_csv_and_parquet_load_the_same_rows(tmp_path):
             GOOD + [{"id": "q3", "prompt": "p", "choices": "a", "answer": "a"}],
             r"line 3: field 'choices' should be list",
         ),
-        (GOOD + ['{"id": "q3", "prompt": '], r":3: not valid JSON"),
-        (GOOD + ['["not", "an", "object"]'], r":3: each line must be a JSON object"),
+        (GOOD + ['{"id": "q3", "prompt": '], r"line 3: not valid JSON"),
+        (GOOD + ['["not", "an", "object"]'], r"line 3: each line must be a JSON object, got array"),
+        (GOOD + ['{"id": "q3", "prompt": NaN}'], r"line 3: NaN is not a JSON number"),
     ],
 )
 def test_malformed_rows_name_the_file_line_and_field(tmp_path, rows, expected):
@@ -81,9 +82,22 @@ def test_line_numbers_count_blank_lines(tmp_path):
 
 
 def test_csv_errors_name_the_csv_line(tmp_path):
-    (tmp_path / "t.csv").write_text("id,text\na,hello\nb,\n")
-    with pytest.raises(HarnessError, match=r"t.csv, line 3: missing field 'text'"):
+    (tmp_path / "t.csv").write_text('id,text\na,"hello\nworld"\nb,\n')  # row b starts on line 4
+    with pytest.raises(HarnessError, match=r"t.csv, line 4: field 'text' is empty"):
         load_eval_set(tmp_path / "t.csv", TEXT)
+
+
+def test_csv_na_and_empty_cells_stay_text(tmp_path):
+    (tmp_path / "t.csv").write_text("id,text,category\na,NA,\nb,null,None\n")
+    data = load_eval_set(tmp_path / "t.csv", TEXT)
+    assert data["text"] == ["NA", "null"] and data["category"] == ["", "None"]
+
+
+def test_a_value_datasets_would_convert_is_an_error_not_a_silent_change(tmp_path):
+    rows = [dict(GOOD[0], id="a", rank=1), dict(GOOD[0], id="b", rank=2.5), dict(GOOD[0], id="c", rank=2**60 + 1)]
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    with pytest.raises(HarnessError, match=r"line 3: field 'rank' holds 1152921504606846977 in the file"):
+        load_eval_set(path, MULTIPLE_CHOICE)
 
 
 def test_missing_unknown_and_empty_files_are_clear(tmp_path):
@@ -94,3 +108,12 @@ def test_missing_unknown_and_empty_files_are_clear(tmp_path):
         load_eval_set(tmp_path / "x.txt", TEXT)
     with pytest.raises(HarnessError, match="no eval set named 'held'"):
         find_eval_file(tmp_path, "held")
+    (tmp_path / "e.jsonl").write_text("\n\n")
+    with pytest.raises(HarnessError, match="e.jsonl is empty"):
+        load_eval_set(tmp_path / "e.jsonl", TEXT)
+
+
+def test_a_non_utf8_byte_is_named_by_line_and_offset(tmp_path):
+    (tmp_path / "l.jsonl").write_bytes(b'{"id": "a", "text": "ok"}\n{"id": "b", "text": "caf\xe9"}\n')
+    with pytest.raises(HarnessError, match=r"l.jsonl:2: not UTF-8 text \(byte 0xe9 at byte offset 50\)"):
+        load_eval_set(tmp_path / "l.jsonl", TEXT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import string
+import time
 from pathlib import Path
 
 import numpy as np
@@ -246,3 +247,21 @@ def test_bad_lines_are_named_by_file_and_line(tmp_path):
     assert [r.id for r in records] == ["ok", "ok"]
     assert [(f.rule, f.line) for f in findings] == [("schema", 2), ("encoding", 3), ("schema", 4), ("schema", 5)]
     assert "already used at" in findings[-1].message
+
+
+@pytest.mark.parametrize(
+    "text", ["." * 100_000 + "x", "a." * 50_000 + "@", "12-" * 40_000, "12 " * 40_000, "a@b.cd " * 20_000]
+)
+def test_sentences_and_personal_data_take_linear_time_on_hostile_text(text):
+    started = time.perf_counter()
+    count_sentences(text)
+    find_pii(text)
+    assert time.perf_counter() - started < 2.0  # quadratic backtracking took minutes on these
+
+
+def test_user_patterns_run_on_re2_and_match_like_re(tmp_path):
+    text = "format: text_label\npatterns:\n  required:\n    - {name: cased, regex: '(?i)^the (tenant|landlord)'}\n"
+    spec = load_spec(write(tmp_path, [], text)[0])
+    (pattern,) = spec.required_patterns
+    assert pattern.regex.search("THE TENANT pays") and not pattern.regex.search("a tenant pays")
+    assert pattern.regex.search("x" * 100_000 + "(a+)+$") is None

@@ -129,3 +129,31 @@ def test_label_like_answers(answer, is_label):
     from harness.monitoring.logs import is_label_like
 
     assert is_label_like(answer) is is_label
+
+
+def test_timestamps_outside_2000_to_tomorrow_are_refused(tmp_path):
+    from harness.monitoring.logs import EARLIEST_LOG_TIME
+
+    ok = write_jsonl(tmp_path / "ok.jsonl", [{"timestamp": "2000-01-01T00:00:00Z", "input": "a", "output": "b"}])
+    assert read_logs([ok])[0].timestamp == EARLIEST_LOG_TIME
+    for when in ("1999-12-31T23:59:59Z", (datetime.now(UTC) + timedelta(days=2)).isoformat()):
+        path = write_jsonl(tmp_path / "logs.jsonl", [line(0), {"timestamp": when, "input": "a", "output": "b"}])
+        with pytest.raises(HarnessError, match="logs.jsonl:2: field 'timestamp' .* outside the accepted range"):
+            read_logs([path])
+
+
+def test_at_most_ten_thousand_windows(tmp_path):
+    from harness.monitoring.windows import MAX_WINDOWS
+
+    spread = records([0, (MAX_WINDOWS - 1) / 60])  # 10,000 one-minute windows: allowed
+    assert len(split_windows(spread, parse_window("1m"))) == MAX_WINDOWS
+    with pytest.raises(HarnessError, match=r"(?s)--window 1m cuts the logs into 10,001 windows.*f:1\) to .* \(f:2\)"):
+        split_windows(records([0, MAX_WINDOWS / 60]), parse_window("1m"))
+    with pytest.raises(HarnessError, match="--window 2 cuts the logs into 10,001 windows"):
+        split_windows(records([0] * (2 * MAX_WINDOWS + 1)), parse_window("2"))
+
+
+def test_a_reference_without_words_is_refused(tmp_path):
+    path = write_jsonl(tmp_path / "ref.jsonl", [{"input": ""}, {"input": "?!"}])
+    with pytest.raises(HarnessError, match="hold no words"):
+        read_reference([path])

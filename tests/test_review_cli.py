@@ -50,3 +50,14 @@ def test_a_missing_outputs_file_or_rubric_is_one_clear_error(tmp_path, capsys, m
     assert "no rubric given" in capsys.readouterr().err
     assert main(["review", "report"]) == 2
     assert "no review database at .harness/review.sqlite" in capsys.readouterr().err
+
+
+def test_bad_sample_options_are_refused_before_the_database_is_created(tmp_path, capsys):
+    outputs = write_outputs(synthetic_outputs(20), tmp_path / "outputs.jsonl")
+    db = tmp_path / "review.sqlite"
+    base = ["review", "sample", "--outputs", str(outputs), "--rubric", str(DEMO), "--db", str(db)]
+    for extra, message in ((["--oversample", "nan"], "--oversample must be a number"),
+                           (["--min-reviews", "0"], "--min-reviews must be at least 1")):  # fmt: skip
+        assert main([*base, *extra]) == 2
+        assert message in capsys.readouterr().err
+        assert not db.exists()

@@ -68,6 +68,13 @@ def test_the_version_changes_with_the_file():
         ("criteria:\n  - name: a\n", r"rubric.yaml:1: criteria: no criterion decides pass or fail"),
         ("criteria: [\n", r"rubric.yaml:2: not valid YAML"),
         ("title: x\n", r"rubric.yaml:1: title: unknown key"),
+        ("criteria:\n  - name: a\n    pass_at: true\n", r"rubric.yaml:3: criteria.0.pass_at: must be a whole number"),
+        (
+            "criteria:\n  - name: t\n    kind: labels\n    labels: [yes, no]\n",
+            r"rubric.yaml:4: criteria.0.labels.0: label True is not text",
+        ),
+        ("name: [x]\ncriteria:\n  - name: a\n    pass_at: 4\n", r"rubric.yaml:1: name: must be text"),
+        ("criteria:\n  - name: a\n    pass_at: 4\n    pass_at: 3\n", r"rubric.yaml:4: not valid YAML: key 'pass_at'"),
     ],
 )
 def test_mistakes_name_the_line_and_key(text, expected):

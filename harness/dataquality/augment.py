@@ -18,6 +18,7 @@ from harness.dataquality.rules import check_record, length_counter
 from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
 from harness.models.base import DecodingSettings, Model
+from harness.pretrained import load_local
 
 NOVELTY_NEIGHBOURS = 20  # ROUGE-L is computed against the source and the most similar existing examples
 
@@ -55,14 +56,14 @@ def back_translate(texts: Sequence[str], to_pivot: str, from_pivot: str, max_new
     """Translate into a pivot language and back with two local seq2seq models (e.g. a Marian pair)."""
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
+    hint = "pass directories written by save_pretrained(); nothing is downloaded and no custom code runs"
+
     def translate(batch: Sequence[str], directory: str) -> list[str]:
         if not (Path(directory) / "config.json").is_file():
-            raise HarnessError(
-                f"translation model {directory} is not a local model directory",
-                hint="pass directories written by save_pretrained(); nothing is downloaded",
-            )
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-        model = AutoModelForSeq2SeqLM.from_pretrained(directory, local_files_only=True, use_safetensors=True).eval()
+            raise HarnessError(f"translation model {directory} is not a local model directory", hint=hint)
+        what = "--translation-models"
+        tokenizer = load_local(AutoTokenizer, directory, what=what, hint=hint)
+        model = load_local(AutoModelForSeq2SeqLM, directory, what=what, hint=hint, use_safetensors=True).eval()
         encoded = tokenizer(list(batch), return_tensors="pt", padding=True, truncation=True)
         output = model.generate(**encoded, max_new_tokens=max_new_tokens, num_beams=1, do_sample=False)
         return tokenizer.batch_decode(output, skip_special_tokens=True)

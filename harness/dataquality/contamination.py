@@ -54,7 +54,7 @@ def read_eval_items(files: Iterable[Path], fields: Sequence[str]) -> list[EvalIt
             for line, raw in enumerate(handle, start=1):
                 try:
                     row = json.loads(raw) if raw.strip() else None
-                except json.JSONDecodeError:
+                except (ValueError, RecursionError):  # not JSON, a 5,000-digit number, nested too deeply
                     continue
                 if not isinstance(row, dict):
                     continue

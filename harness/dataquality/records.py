@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,9 +10,12 @@ from typing import Any
 from harness.dataquality.findings import Finding
 from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
+from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.textfiles import MAX_TEXT_BYTES
 
 CHAT_ROLES = ("system", "user", "assistant")
-_CONTROL = {chr(c) for c in range(32) if chr(c) not in "\t\n\r"} | {"\ufffd"}
+# C0 and C1 controls (but tab, LF, CR and NEL), DEL, and U+FFFD, the mark of a failed decoding.
+_CONTROL = frozenset(chr(c) for c in [*range(32), *range(0x7F, 0xA0), 0xFFFD] if chr(c) not in "\t\n\r\x85")
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,10 @@ def _texts(spec: DataSpec, row: Mapping[str, Any]) -> tuple[str, str, str | None
     return text, text, str(label)
 
 
+def _describe(bad: Iterable[str]) -> str:
+    return ", ".join("U+FFFD (replacement character)" if c == "\ufffd" else f"U+{ord(c):04X}" for c in sorted(bad))
+
+
 def _decode(raw: bytes, spec: DataSpec, file: str, line: int) -> str | Finding:
     try:
         text = raw.decode("utf-8")
@@ -103,18 +109,33 @@ def _decode(raw: bytes, spec: DataSpec, file: str, line: int) -> str | Finding:
             file,
             line,
         )
-    bad = sorted({c for c in text if c in _CONTROL})
+    bad = {c for c in text if c in _CONTROL}
     if bad:
-        shown = ", ".join("U+FFFD (replacement character)" if c == "\ufffd" else f"U+{ord(c):04X}" for c in bad)
         return Finding(
             "encoding",
             spec.severity["encoding"],
-            f"contains {shown}: text was damaged by a wrong decoding or a binary copy",
+            f"contains {_describe(bad)}: text was damaged by a wrong decoding or a binary copy",
             "recover the original text, or drop the record",
             file,
             line,
         )
     return text
+
+
+def _decoded_controls(value: Any) -> set[str]:
+    """Control characters in the strings (keys too) of decoded JSON, e.g. from escapes such as \\u001b."""
+    bad: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            bad.update(c for c in item if c in _CONTROL)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return bad
 
 
 def read_records(paths: Iterable[str | Path], spec: DataSpec) -> tuple[list[TrainingRecord], list[Finding]]:
@@ -126,6 +147,10 @@ def read_records(paths: Iterable[str | Path], spec: DataSpec) -> tuple[list[Trai
         if not path.is_file():
             raise HarnessError(f"training data {path} does not exist", hint="check the path to the JSONL file")
         file = str(path)
+        if path.stat().st_size > MAX_TEXT_BYTES:
+            raise HarnessError(
+                f"training data {path} is larger than {MAX_TEXT_BYTES:,} bytes", hint="split it into several files"
+            )
         with path.open("rb") as handle:
             for line, raw in enumerate(handle, start=1):
                 if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -137,16 +162,28 @@ def read_records(paths: Iterable[str | Path], spec: DataSpec) -> tuple[list[Trai
                     findings.append(decoded)
                     continue
                 try:
-                    row = json.loads(decoded)
-                except json.JSONDecodeError as exc:
+                    row = parse_json(decoded)
+                except JSON_ERRORS as exc:
                     findings.append(
                         _schema(
                             spec,
                             file,
                             line,
                             None,
-                            f"not valid JSON ({exc.msg} at column {exc.colno})",
-                            "make the line one JSON object",
+                            f"not valid JSON ({json_problem(exc)})",
+                            "make the line one JSON object (NaN and Infinity are not JSON numbers)",
+                        )
+                    )
+                    continue
+                if bad := _decoded_controls(row):
+                    findings.append(
+                        Finding(
+                            "encoding",
+                            spec.severity["encoding"],
+                            f"a JSON string holds the control character(s) {_describe(bad)} (written as \\u escapes)",
+                            "remove them (terminal escape codes, NUL bytes) or drop the record",
+                            file,
+                            line,
                         )
                     )
                     continue

@@ -17,6 +17,8 @@ from harness.dataquality.findings import Finding
 from harness.dataquality.records import TrainingRecord
 from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
+from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.textfiles import read_text
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
@@ -57,17 +59,16 @@ def read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     if not path.is_file():
         raise HarnessError(f"{what} {path} does not exist", hint="check the path")
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for line, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{path}:{line}: not valid JSON ({exc.msg})", hint="fix that line") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{path}:{line}: each line must be a JSON object", hint="fix that line")
-            rows.append(row | {"__line__": line})
+    for line, raw in enumerate(read_text(path).split("\n"), start=1):  # JSON strings may hold U+2028 and such
+        if not raw.strip():
+            continue
+        try:
+            row = parse_json(raw)
+        except JSON_ERRORS as exc:
+            raise HarnessError(f"{path}:{line}: not valid JSON ({json_problem(exc)})", hint="fix that line") from None
+        if not isinstance(row, dict):
+            raise HarnessError(f"{path}:{line}: each line must be a JSON object", hint="fix that line")
+        rows.append(row | {"__line__": line})
     return rows
 
 

@@ -8,28 +8,30 @@ from functools import lru_cache
 
 from harness.dataquality.findings import NOTE, Finding
 from harness.dataquality.records import TrainingRecord
-from harness.dataquality.spec import DataSpec
-from harness.errors import HarnessError
+from harness.dataquality.spec import DataSpec, compile_regex
+from harness.pretrained import load_local
 
 _APPROX_TOKEN = re.compile(r"\w+|[^\w\s]")
 _FIRST_PERSON = re.compile(
     r"\b(?:I|I'm|I've|I'd|I'll|me|my|mine|myself|we|we're|we've|our|ours|us|ourselves)\b", re.IGNORECASE
 )
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s+[A-Z0-9\"'(]|\s*$)")
+# RE2 (linear time): a record of many thousand "." must not backtrack. A sentence end is terminal punctuation
+# followed by space and a capital, digit, quote or bracket (consumed, never itself punctuation), or by the end.
+_SENTENCE_END = compile_regex(r"[.!?]+(?:[\s\p{Z}]+[A-Z0-9\"'(]|[\s\p{Z}]*$)")
+_ENDS_WITH_TERMINAL = compile_regex(r"[.!?][\"')\]]*[\s\p{Z}]*$")
 
 
 @lru_cache(maxsize=4)
-def _tokenizer_counter(directory: str) -> Callable[[str], int]:
-    """Token counts from a local tokenizer directory (no downloads)."""
-    try:
-        from transformers import AutoTokenizer
+def _tokenizer_counter(directory: str, spec_path: str) -> Callable[[str], int]:
+    """Token counts from a local tokenizer directory (no downloads, no custom code)."""
+    from transformers import AutoTokenizer
 
-        tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise HarnessError(
-            f"length.tokenizer {directory!r} could not be loaded: {str(exc).splitlines()[0]}",
-            hint="point length.tokenizer at a local directory holding tokenizer.json or tokenizer_config.json",
-        ) from None
+    tokenizer = load_local(
+        AutoTokenizer,
+        directory,
+        what=f"{spec_path}: length.tokenizer",
+        hint="point length.tokenizer at a local directory holding tokenizer.json or tokenizer_config.json",
+    )
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
 
@@ -39,7 +41,7 @@ def length_counter(spec: DataSpec) -> Callable[[str], int]:
     if rule is None or rule.unit == "words":
         return lambda text: len(text.split())
     if rule.tokenizer:
-        return _tokenizer_counter(rule.tokenizer)
+        return _tokenizer_counter(rule.tokenizer, str(spec.path))
     return lambda text: len(_APPROX_TOKEN.findall(text))
 
 
@@ -49,7 +51,7 @@ def count_sentences(text: str) -> int:
     if not stripped:
         return 0
     ends = len(_SENTENCE_END.findall(stripped))
-    return ends + (0 if re.search(r"[.!?][\"')\]]*\s*$", stripped) else 1)
+    return ends + (0 if _ENDS_WITH_TERMINAL.search(stripped) else 1)
 
 
 def check_record(record: TrainingRecord, spec: DataSpec, count: Callable[[str], int]) -> list[Finding]:

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import yaml
+import re2
 
 from harness.errors import HarnessError
+from harness.yamlfile import YamlDocument, read_yaml
 
 FORMATS = ("instruction_response", "chat", "text_label")
 DEFAULT_FIELDS = {
@@ -43,12 +43,20 @@ DEFAULT_EVAL_FIELDS = ("prompt", "reference", "text", "answer")
 DEFAULT_AUGMENT_TEMPLATE = "Rewrite the following text in different words, keeping its meaning.\nText: {text}\nRewrite:"
 
 
+class Regex(Protocol):
+    """A compiled linear-time (RE2) regular expression: searched like Python's, never backtracks."""
+
+    pattern: str
+
+    def search(self, text: str) -> Any: ...
+
+
 @dataclass(frozen=True)
 class Pattern:
     """A named regular expression checked on one field (or on all text of a record)."""
 
     name: str
-    regex: re.Pattern[str]
+    regex: Regex
     field: str | None
 
 
@@ -170,53 +178,24 @@ _TOP_KEYS = {
 }
 
 
-class _Lines:
-    """Line numbers of every key path in a YAML document, from the composed node tree."""
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[tuple[Any, ...], int] = {}
-        try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            root = None
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                child = (*path, key.value)
-                self.lines[child] = key.start_mark.line + 1
-                self._walk(value, child)
-        elif isinstance(node, yaml.SequenceNode):
-            for index, item in enumerate(node.value):
-                self._walk(item, (*path, index))
-
-    def of(self, path: tuple[Any, ...]) -> int | None:
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path)
-
-
 class _Reader:
     """Typed access to the parsed YAML that raises a HarnessError naming the file, line and key."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path, doc: YamlDocument) -> None:
         self.path = path
-        self.lines = _Lines(text)
+        self.doc = doc
 
     def fail(self, key: tuple[Any, ...], problem: str, hint: str) -> HarnessError:
-        line = self.lines.of(key)
-        where = f"{self.path}:{line}" if line else str(self.path)
         name = ".".join(str(k) if not isinstance(k, int) else f"[{k}]" for k in key).replace(".[", "[")
-        return HarnessError(f"{where}: key {name!r}: {problem}", hint=hint)
+        what = f"key {name!r}" if key else "the document"
+        return HarnessError(f"{self.path}:{self.doc.line_of(key)}: {what}: {problem}", hint=hint)
 
     def mapping(self, data: Any, key: tuple[Any, ...], known: dict[str, str]) -> dict[str, Any]:
         if data is None:
             return {}
         if not isinstance(data, dict):
-            raise self.fail(key, f"must be a mapping, got {type(data).__name__}", f"write it as {key[-1]}: {{...}}")
+            example = f"{key[-1]}: {{...}}" if key and isinstance(key[-1], str) else "a mapping {...}"
+            raise self.fail(key, f"must be a mapping, got {type(data).__name__}", f"write it as {example}")
         for name in data:
             if name not in known:
                 close = difflib.get_close_matches(str(name), known, n=1)
@@ -277,6 +256,19 @@ class _Reader:
         return value
 
 
+def compile_regex(source: str) -> Regex:
+    """A linear-time RE2 regex; raises re2.error for invalid syntax or what RE2 cannot do in linear time."""
+    options = re2.Options()
+    options.log_errors = False  # the error is reported to the user, with the file and line
+    return re2.compile(source, options)
+
+
+def _regex_problem(exc: Exception) -> str:
+    """RE2's reason, which it gives as bytes."""
+    detail = exc.args[0] if exc.args else exc
+    return detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+
+
 def _patterns(reader: _Reader, data: Any, key: tuple[str, ...]) -> tuple[Pattern, ...]:
     if data is None:
         return ()
@@ -292,10 +284,13 @@ def _patterns(reader: _Reader, data: Any, key: tuple[str, ...]) -> tuple[Pattern
         if not source:
             raise reader.fail(where, "has no regex", "add regex: '...'")
         try:
-            compiled = re.compile(source)
-        except re.error as exc:
+            compiled = compile_regex(source)
+        except re2.error as exc:
             raise reader.fail(
-                (*where, "regex"), f"invalid regular expression {source!r}: {exc}", "fix the regex (Python re syntax)"
+                (*where, "regex"),
+                f"invalid regular expression {source!r} (RE2 says: {_regex_problem(exc)})",
+                "fix the regex; patterns run on RE2 (linear time), which has no backreferences or lookaround "
+                "((?=...), (?<=...)) and matches \\w, \\d, \\b on ASCII only",
             ) from None
         name = reader.text(item, (*where, "name"), None) or source
         patterns.append(Pattern(name, compiled, reader.text(item, (*where, "field"), None)))
@@ -303,26 +298,31 @@ def _patterns(reader: _Reader, data: Any, key: tuple[str, ...]) -> tuple[Pattern
 
 
 def _templates(reader: _Reader, data: dict[str, Any], key: tuple[str, ...]) -> tuple[str, ...]:
+    """Augmentation prompts: each holds the source as {text} (no attribute, index or format spec)."""
     templates = reader.strings(data, key, (DEFAULT_AUGMENT_TEMPLATE,))
+    hint = "write the source text as {text}; double other braces: {{ }}"
     for index, template in enumerate(templates):
         try:
-            names = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+            parsed = list(string.Formatter().parse(template))
         except ValueError as exc:
-            raise reader.fail((*key, index), f"is not a valid template: {exc}", "use {text} for the source") from None
+            raise reader.fail((*key, index), f"is not a valid template: {exc}", hint) from None
+        fields = [(name, spec, conv) for _, name, spec, conv in parsed if name is not None]
+        names = {name for name, _, _ in fields}
         if names != {"text"}:
             raise reader.fail(
-                (*key, index),
-                f"must use exactly the placeholder {{text}}, found {sorted(names) or 'none'}",
-                "write the source text as {text}; double other braces: {{ }}",
+                (*key, index), f"must use exactly the placeholder {{text}}, found {sorted(names) or 'none'}", hint
             )
+        if any(spec for _, spec, _ in fields):  # {text:>999999999} would build a gigabyte of padding
+            raise reader.fail((*key, index), "{text} may not carry a format spec ({text:...})", hint)
     return templates
 
 
 def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
     top = reader.mapping(raw, (), _TOP_KEYS)
     out: dict[str, Any] = {}
-    if top.get("version", 1) != 1:
-        raise reader.fail(("version",), f"unsupported version {top['version']!r}", "use version: 1")
+    version = top.get("version", 1)
+    if isinstance(version, bool) or version != 1:
+        raise reader.fail(("version",), f"unsupported version {version!r}", "use version: 1")
     out["name"] = reader.text(top, ("name",), reader.path.parent.name) or "data"
     if "format" not in top:
         raise reader.fail(("format",), "is required", f"add format: one of {', '.join(FORMATS)}")
@@ -342,7 +342,7 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
             min=reader.number(d, ("length", "min"), None, lo=0, hi=None, whole=True),
             max=reader.number(d, ("length", "max"), None, lo=1, hi=None, whole=True),
             field=reader.text(d, ("length", "field"), None),
-            tokenizer=reader.text(d, ("length", "tokenizer"), None),
+            tokenizer=_tokenizer_dir(reader, d),
         )
         if out["length"].min is not None and out["length"].max is not None and out["length"].min > out["length"].max:
             raise reader.fail(("length", "min"), "is larger than length.max", "swap or correct the bounds")
@@ -355,6 +355,13 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
         proportions = d.get("proportions") or {}
         if not isinstance(proportions, dict):
             raise reader.fail(("labels", "proportions"), "must map each label to a share", "write label: 0.25")
+        for label in proportions:
+            if isinstance(label, bool) or not isinstance(label, str | int):
+                raise reader.fail(
+                    ("labels", "proportions", label),
+                    f"label {label!r} is not text",
+                    "quote the label (YAML reads yes, no, on, off as true/false)",
+                )
         allowed = reader.strings(d, ("labels", "allowed"), tuple(str(k) for k in proportions))
         for label, share in proportions.items():
             if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
@@ -399,8 +406,11 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
 
     d = reader.mapping(top.get("size"), ("size",), {"minimum": "", "recommended": "", "usual_range": ""})
     usual = d.get("usual_range", [1000, 5000])
-    if not (isinstance(usual, list) and len(usual) == 2 and all(isinstance(v, int) for v in usual)):
-        raise reader.fail(("size", "usual_range"), f"must be [low, high], got {usual!r}", "write e.g. [1000, 5000]")
+    whole = isinstance(usual, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in usual)
+    if not (whole and len(usual) == 2 and 0 <= usual[0] <= usual[1]):
+        raise reader.fail(
+            ("size", "usual_range"), f"must be [low, high], got {usual!r}", "write two whole numbers, e.g. [1000, 5000]"
+        )
     out["size"] = SizeRule(
         minimum=reader.number(d, ("size", "minimum"), 0, lo=0, hi=None),
         recommended=reader.number(d, ("size", "recommended"), 1000, lo=0, hi=None),
@@ -408,8 +418,12 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
     )
 
     d = reader.mapping(top.get("domain"), ("domain",), {"examples": "", "method": "", "min_similarity": ""})
+    examples = reader.strings(d, ("domain", "examples"), ())
+    for index, example in enumerate(examples):
+        if not example.strip():
+            raise reader.fail(("domain", "examples", index), "is blank", "write a typical in-domain text, or remove it")
     out["domain"] = DomainRule(
-        examples=reader.strings(d, ("domain", "examples"), ()),
+        examples=examples,
         method=reader.choice(d, ("domain", "method"), "tfidf", ("tfidf", "embeddings")),
         min_similarity=reader.number(d, ("domain", "min_similarity"), None, lo=0, hi=1),
     )
@@ -454,20 +468,24 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
     return out
 
 
+def _tokenizer_dir(reader: _Reader, data: dict[str, Any]) -> str | None:
+    """length.tokenizer: an existing local directory (nothing is downloaded)."""
+    directory = reader.text(data, ("length", "tokenizer"), None)
+    if directory is not None and not Path(directory).is_dir():
+        raise reader.fail(
+            ("length", "tokenizer"),
+            f"{directory!r} is not a directory",
+            "name a local tokenizer directory (written by save_pretrained), or use unit: tokens without it",
+        )
+    return directory
+
+
 def load_spec(path: str | Path) -> DataSpec:
     """Read and check a data_spec.yaml; any mistake raises a HarnessError naming the line, key and fix."""
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"data specification {path} does not exist", hint="check the path to data_spec.yaml")
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise HarnessError(f"{where}: not valid YAML ({problem})", hint="fix the YAML syntax on that line") from None
-    if raw is None:
-        raise HarnessError(f"{path} is empty", hint="write at least `format: text_label`")
-    reader = _Reader(path, text)
-    return DataSpec(path=path, **_parse(reader, raw))
+    doc = read_yaml(path)
+    if doc.data is None:
+        raise HarnessError(f"{path}:1: the data specification is empty", hint="write at least `format: text_label`")
+    return DataSpec(path=path, **_parse(_Reader(path, doc), doc.data))

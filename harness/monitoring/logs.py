@@ -5,24 +5,29 @@ A log line is one request the deployed model answered:
     {"id": "req-17", "timestamp": "2024-03-11T09:30:00Z", "input": "...", "output": "...",
      "label": "payment", "feedback": {"thumbs": "down", "correction": "data_protection", "flag": "wrong type"}}
 
-`id`, `label` and `feedback` (and each of its keys) are optional. A timestamp without a zone is taken as UTC.
+`id`, `label` and `feedback` (and each of its keys) are optional. A timestamp without a zone is taken as UTC; one
+before 2000-01-01 or more than a day ahead of this machine's clock is refused as a broken clock or a typo.
 A reference row is an eval-set row or a log line: its text is `input`, `prompt` or `text`; its output `output`,
 `reference` or `answer`; its label `label` or `answer`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.textfiles import MAX_TEXT_BYTES
 
 FEEDBACK_KEYS = ("thumbs", "correction", "flag", "note")
+EARLIEST_LOG_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=1)  # clock skew between the serving machines and this one
+_WORD = re.compile(r"\w\w")  # what the text vectorisers count as a word: two or more word characters
 _LABEL_LIKE = re.compile(r"[A-Za-z][\w-]*(?: [\w-]+){0,2}")
 THUMBS = ("up", "down")
 
@@ -79,25 +84,39 @@ def is_label_like(text: str) -> bool:
     return len(text) <= 40 and bool(_LABEL_LIKE.fullmatch(text))
 
 
+def _parse_line(raw: bytes, where: str, hint: str) -> dict[str, Any]:
+    """One line as a JSON object: strict UTF-8, no NaN/Infinity, bounded nesting."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HarnessError(
+            f"{where}: not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1})",
+            hint="write the log as UTF-8",
+        ) from None
+    try:
+        row = parse_json(text)
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{where}: not valid JSON ({json_problem(exc)})", hint=hint) from None
+    if not isinstance(row, dict):
+        raise HarnessError(f"{where}: each line must be a JSON object, got {type(row).__name__}", hint=hint)
+    return row
+
+
 def _json_lines(path: Path, what: str, hint: str) -> Iterable[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a line that is not a JSON object raises HarnessError."""
+    """(line number, object) for each non-blank line; a line that is not a JSON object raises HarnessError.
+
+    Lines end at "\\n" only, so a U+2028 inside a JSON string does not split a record.
+    """
     if not path.is_file():
         raise HarnessError(f"{what} {path} does not exist", hint="check the path")
-    with path.open(encoding="utf-8", errors="replace") as handle:
+    if path.stat().st_size > MAX_TEXT_BYTES:
+        raise HarnessError(f"{what} {path} is larger than {MAX_TEXT_BYTES:,} bytes", hint="split it into several files")
+    with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            try:
-                row = json.loads(raw)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(
-                    f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})", hint=hint
-                ) from None
-            if not isinstance(row, dict):
-                raise HarnessError(
-                    f"{path}:{number}: each line must be a JSON object, got {type(row).__name__}", hint=hint
-                )
-            yield number, row
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            if raw.strip():
+                yield number, _parse_line(raw, f"{path}:{number}", hint)
 
 
 def parse_timestamp(value: Any, where: str) -> datetime:
@@ -113,7 +132,24 @@ def parse_timestamp(value: Any, where: str) -> datetime:
         raise HarnessError(
             f"{where}: field 'timestamp' is not ISO-8601: {value!r:.60}", hint='write it like "2024-03-11T09:30:00Z"'
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved across a time zone
+        raise HarnessError(
+            f"{where}: field 'timestamp' {value!r:.60} is out of range in UTC", hint="correct the timestamp"
+        ) from None
+
+
+def _log_time(value: Any, where: str, latest: datetime) -> datetime:
+    """A log line's timestamp, within [EARLIEST_LOG_TIME, now + FUTURE_TOLERANCE]."""
+    moment = parse_timestamp(value, where)
+    if not EARLIEST_LOG_TIME <= moment <= latest:
+        raise HarnessError(
+            f"{where}: field 'timestamp' {value!r:.40} is outside the accepted range "
+            f"{EARLIEST_LOG_TIME:%Y-%m-%d} to {latest:%Y-%m-%d %H:%M} UTC (a broken clock or a typo?)",
+            hint="correct the timestamp, or remove the line",
+        )
+    return moment
 
 
 def _text_field(row: Mapping[str, Any], name: str, where: str, *, required: bool) -> str | None:
@@ -145,10 +181,15 @@ def _feedback(value: Any, where: str) -> Feedback | None:
         )
     thumbs = value.get("thumbs")
     if thumbs is not None and thumbs not in THUMBS:
-        raise HarnessError(f"{where}: field 'feedback.thumbs' should be up or down, got {thumbs!r:.40}")
+        raise HarnessError(
+            f"{where}: field 'feedback.thumbs' should be up or down, got {thumbs!r:.40}", hint='write "up" or "down"'
+        )
     flag = value.get("flag")
     if flag is not None and not isinstance(flag, bool | str):
-        raise HarnessError(f"{where}: field 'feedback.flag' should be true or a reason (text), got {flag!r:.40}")
+        raise HarnessError(
+            f"{where}: field 'feedback.flag' should be true or a reason (text), got {flag!r:.40}",
+            hint='write "flag": true or "flag": "the reason"',
+        )
     for name in ("correction", "note"):
         _text_field(value, name, f"{where}, feedback", required=False)
     reason = ("flagged" if flag is True else None) if not isinstance(flag, str) else (flag.strip() or "flagged")
@@ -158,6 +199,7 @@ def _feedback(value: Any, where: str) -> Feedback | None:
 def read_logs(paths: Sequence[Path]) -> list[LogRecord]:
     """Every record of the log files, sorted by time (stable for equal times)."""
     hint = "fix or remove that line; each line is one JSON object with input, output and timestamp"
+    latest = datetime.now(UTC) + FUTURE_TOLERANCE
     records: list[LogRecord] = []
     for path in paths:
         path = Path(path)
@@ -165,7 +207,10 @@ def read_logs(paths: Sequence[Path]) -> list[LogRecord]:
             where = f"{path}:{number}"
             record_id = row.get("id", f"{path.stem}-{number}")
             if not isinstance(record_id, str | int) or isinstance(record_id, bool):
-                raise HarnessError(f"{where}: field 'id' should be a text or a number, got {record_id!r:.60}")
+                raise HarnessError(
+                    f"{where}: field 'id' should be a text or a number, got {record_id!r:.60}",
+                    hint="write the request id as a JSON string",
+                )
             if "timestamp" not in row:
                 raise HarnessError(
                     f"{where}: missing field 'timestamp'", hint='add "timestamp": "2024-03-11T09:30:00Z"'
@@ -173,7 +218,7 @@ def read_logs(paths: Sequence[Path]) -> list[LogRecord]:
             records.append(
                 LogRecord(
                     id=str(record_id),
-                    timestamp=parse_timestamp(row["timestamp"], where),
+                    timestamp=_log_time(row["timestamp"], where, latest),
                     input=_text_field(row, "input", where, required=True) or "",
                     output=_text_field(row, "output", where, required=True) or "",
                     file=str(path),
@@ -214,4 +259,9 @@ def read_reference(paths: Sequence[Path]) -> Reference:
             label = _first(row, ("label", "answer"), where)
             if label is not None:
                 labels.append(label)
+    if texts and not any(_WORD.search(text) for text in texts):
+        raise HarnessError(
+            f"the reference texts in {', '.join(map(str, paths))} hold no words (all blank or punctuation)",
+            hint="name the eval sets or logs whose inputs the model was tuned on",
+        )
     return Reference(tuple(texts), tuple(outputs), tuple(labels), tuple(sources))

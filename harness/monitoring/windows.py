@@ -11,8 +11,10 @@ from harness.errors import HarnessError
 from harness.monitoring.logs import LogRecord
 
 _UNITS = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
-_SPEC = re.compile(r"\s*(\d+)\s*([mhdw]?)\s*")
+_SPEC = re.compile(r"\s*([0-9]{1,9})\s*([mhdw]?)\s*")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_WINDOWS = 10_000  # each window is a full set of drift tests; more means a wrong --window or a wrong timestamp
+MAX_SPAN = timedelta(weeks=520)
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,19 @@ def parse_window(text: str | int) -> WindowSpec:
     amount, unit = int(match.group(1)), match.group(2)
     if not unit:
         return WindowSpec(str(text), size=amount)
+    if amount > MAX_SPAN // _UNITS[unit]:  # compared before multiplying: timedelta overflows past 999,999,999 days
+        raise HarnessError(f"--window {text!r} is longer than ten years", hint="use a span such as 1d or 1w")
     return WindowSpec(str(text), span=amount * _UNITS[unit])
+
+
+def _too_many(spec: WindowSpec, count: int, first: LogRecord, last: LogRecord) -> HarnessError:
+    """The error for a window setting that would cut the logs into more than MAX_WINDOWS windows."""
+    return HarnessError(
+        f"--window {spec.text} cuts the logs into {count:,} windows, more than {MAX_WINDOWS:,}: they span "
+        f"{first.timestamp:%Y-%m-%d %H:%M} ({first.where}) to {last.timestamp:%Y-%m-%d %H:%M} ({last.where})",
+        hint="pass a larger --window (e.g. 1d or 1w, or a bigger count), or narrow the period with --since/--until; "
+        "check those two lines' timestamps",
+    )
 
 
 def split_windows(records: Sequence[LogRecord], spec: WindowSpec) -> list[Window]:
@@ -64,12 +78,16 @@ def split_windows(records: Sequence[LogRecord], spec: WindowSpec) -> list[Window
     if not records:
         return []
     if spec.size is not None:
+        if (count := -(-len(records) // spec.size)) > MAX_WINDOWS:
+            raise _too_many(spec, count, records[0], records[-1])
         chunks = [records[i : i + spec.size] for i in range(0, len(records), spec.size)]
         return [Window(k, c[0].timestamp, c[-1].timestamp, tuple(c)) for k, c in enumerate(chunks)]
     assert spec.span is not None
     span = spec.span
     first = EPOCH + span * ((records[0].timestamp - EPOCH) // span)
     count = (records[-1].timestamp - first) // span + 1
+    if count > MAX_WINDOWS:
+        raise _too_many(spec, count, records[0], records[-1])
     buckets: list[list[LogRecord]] = [[] for _ in range(count)]
     for record in records:
         buckets[(record.timestamp - first) // span].append(record)

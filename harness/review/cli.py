@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -21,6 +22,16 @@ def _db(args: argparse.Namespace) -> Path:
     return Path(args.db) if args.db else default_db(_cache_dir())
 
 
+def _check_sample_options(args: argparse.Namespace) -> None:
+    """Options the sampler cannot check before the database is created (NaN passes every comparison)."""
+    from harness.errors import HarnessError
+
+    if args.min_reviews < 1:
+        raise HarnessError(f"--min-reviews must be at least 1, got {args.min_reviews}", hint="e.g. --min-reviews 2")
+    if not math.isfinite(args.oversample):
+        raise HarnessError(f"--oversample must be a number, got {args.oversample}", hint="e.g. --oversample 2")
+
+
 def _sample(args: argparse.Namespace) -> int:
     from harness.errors import HarnessError
     from harness.review.items import pair_outputs, read_outputs
@@ -32,6 +43,7 @@ def _sample(args: argparse.Namespace) -> int:
     rubric_path = Path(args.rubric) if args.rubric else DEMO_RUBRIC
     if not args.rubric and not rubric_path.is_file():
         raise HarnessError("no rubric given", hint="pass --rubric PATH (see fixtures/review/rubric.yaml)")
+    _check_sample_options(args)
     rubric = load_rubric(rubric_path)
     items = pair_outputs(read_outputs(outputs))
     sample = draw_sample(
@@ -83,8 +95,10 @@ def _report(args: argparse.Namespace) -> int:
     from harness.review.summary import summarise
 
     store = ReviewStore(_db(args))
-    summary = summarise(store)
-    store.close()
+    try:
+        summary = summarise(store)
+    finally:
+        store.close()
     verdict = decide(summary, ReviewThresholds(args.min_pass_rate, args.alpha, args.min_agreement))
     print("\n".join(report_lines(summary, verdict)))
     if args.json:
@@ -97,11 +111,13 @@ def _export(args: argparse.Namespace) -> int:
     from harness.review.exchange import export_rows, format_of, format_rows
     from harness.review.store import ReviewStore
 
-    store = ReviewStore(_db(args))
-    rows = export_rows(store)
     fmt = format_of(Path(args.out), args.format) if args.out else (args.format or "jsonl")
-    text = format_rows(rows, fmt, store.meta().rubric.names)
-    store.close()
+    store = ReviewStore(_db(args))
+    try:
+        rows = export_rows(store)
+        text = format_rows(rows, fmt, store.meta().rubric.names)
+    finally:
+        store.close()
     if args.out:
         atomic_write_text(Path(args.out), text)
         print(f"{len(rows)} row(s) written to {args.out}", file=sys.stderr)
@@ -115,8 +131,10 @@ def _import(args: argparse.Namespace) -> int:
     from harness.review.store import ReviewStore
 
     store = ReviewStore(_db(args))
-    ratings, comparisons = import_rows(store, Path(args.path), args.format)
-    store.close()
+    try:
+        ratings, comparisons = import_rows(store, Path(args.path), args.format)  # all rows or, on an error, none
+    finally:
+        store.close()
     print(f"imported {ratings} rating(s) and {comparisons} A/B choice(s) into {_db(args)}")
     return 0
 

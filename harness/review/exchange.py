@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.review.store import CHOICES, WINNERS, Comparison, Rating, ReviewStore, now
+from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.review.store import CHOICES, WINNERS, Comparison, Rating, ReviewStore, StoredItem, now
+from harness.textfiles import read_text
 
 FORMATS = ("jsonl", "csv")
 COLUMNS = (
@@ -27,6 +30,8 @@ COLUMNS = (
     "comment",
 )
 SCORE_PREFIX = "score."
+_CONTROL = frozenset(chr(c) for c in [*range(32), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r\x85")
+_FIX_ROW = "fix that line (export a file with `harness review export` to see the expected rows)"
 
 
 def export_rows(store: ReviewStore) -> list[dict[str, Any]]:
@@ -86,81 +91,169 @@ def format_of(path: Path, fmt: str | None) -> str:
     return chosen
 
 
-def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) of an exported file; CSV score columns are folded back into `scores`."""
-    fmt = format_of(path, fmt)
+def _json_row(line: str, where: str) -> dict[str, Any]:
+    """One JSON object; NaN/Infinity, huge numbers and deep nesting are errors naming `where`."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"{path}: cannot read ({exc.strerror})") from None
-    if fmt == "jsonl":
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise HarnessError(f"{path}:{number}: expected one JSON object per line")
-            yield number, row
+        row = parse_json(line)
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{where}: not valid JSON ({json_problem(exc)})", hint=_FIX_ROW) from None
+    if not isinstance(row, dict):
+        raise HarnessError(f"{where}: expected one JSON object per line", hint=_FIX_ROW)
+    return row
+
+
+def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        for row in reader:
+            if None in row:  # DictReader files surplus values under the key None
+                raise HarnessError(f"{path}:{reader.line_num}: more values than columns", hint=_FIX_ROW)
+            scores = {k[len(SCORE_PREFIX) :]: v for k, v in row.items() if k.startswith(SCORE_PREFIX) and v}
+            plain = {k: v for k, v in row.items() if not k.startswith(SCORE_PREFIX)}
+            yield reader.line_num, plain | ({"scores": scores} if plain.get("kind") == "rating" else {})
+    except csv.Error as exc:  # the inner reader has counted the line it failed on; the DictReader has not
+        raise HarnessError(f"{path}:{reader.reader.line_num}: not valid CSV ({exc})", hint=_FIX_ROW) from None
+
+
+def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) of an exported file; CSV score columns are folded back into `scores`.
+
+    JSONL is split on "\\n" only: a JSON string may hold U+2028, U+2029 or U+0085, which str.splitlines() would
+    take for line breaks.
+    """
+    fmt = format_of(path, fmt)
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such file", hint="check the path of the file to import")
+    text = read_text(path)
+    if fmt == "csv":
+        yield from _csv_rows(text, path)
         return
-    reader = csv.DictReader(io.StringIO(text))
-    for row in reader:
-        scores = {k[len(SCORE_PREFIX) :]: v for k, v in row.items() if k and k.startswith(SCORE_PREFIX) and v}
-        plain = {k: v for k, v in row.items() if k and not k.startswith(SCORE_PREFIX)}
-        yield reader.line_num, plain | ({"scores": scores} if plain.get("kind") == "rating" else {})
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield number, _json_row(line, f"{path}:{number}")
 
 
-def import_rows(store: ReviewStore, path: Path, fmt: str | None = None) -> tuple[int, int]:
-    """Check every row, then store all of them in one transaction; (ratings, comparisons) imported."""
-    meta = store.meta()
-    items = {item.key: item for item in store.items()}
-    ratings: list[Rating] = []
-    comparisons: list[Comparison] = []
-    for number, row in read_rows(path, fmt):
-        where = f"{path}:{number}"
+def _created_at(value: str, where: str) -> str:
+    """An ISO-8601 time with a zone, as stored (the export writes UTC with milliseconds)."""
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise HarnessError(
+            f"{where}: field 'created_at' is not an ISO-8601 time with a zone: {value!r:.60}",
+            hint="write it like 2024-03-11T09:30:00.000+00:00, or leave it empty for the time of the import",
+        )
+    return value
 
-        def text(field: str, required: bool = True, row: dict[str, Any] = row, where: str = where) -> str:
+
+def _scores(value: Any, where: str) -> dict[str, str]:
+    """A rating's scores: criterion name -> answer (text or whole number)."""
+    if not isinstance(value, dict) or not value:
+        raise HarnessError(f"{where}: a rating needs its scores", hint="a `scores` object or score.* columns")
+    for name, answer in value.items():
+        if isinstance(answer, bool) or not isinstance(answer, str | int):
+            raise HarnessError(
+                f"{where}: score {name!r} must be text or a whole number, got {answer!r:.60}",
+                hint='write the answer as the review app shows it, e.g. "4" or "pass"',
+            )
+    return {name: str(answer) for name, answer in value.items()}
+
+
+class _Importer:
+    """Checks rows against the review database before anything is stored.
+
+    Every row must name an item of the database's sample; a rating's rubric version must be the current one
+    (its scores are then checked against the rubric) or one that ratings already stored in the database carry.
+    """
+
+    def __init__(self, store: ReviewStore) -> None:
+        self.rubric = store.meta().rubric
+        self.items = {item.key: item for item in store.items()}
+        self.versions = {self.rubric.version} | {r.rubric_version for r in store.ratings(current_only=False)}
+        self.ratings: list[Rating] = []
+        self.comparisons: list[Comparison] = []
+
+    def add(self, row: dict[str, Any], where: str) -> None:
+        def text(field: str, required: bool = True) -> str:
             value = row.get(field)
             if value is None or value == "":
                 if required:
                     raise HarnessError(f"{where}: field {field!r} is missing", hint="export a file to see the columns")
                 return ""
             if not isinstance(value, str):
-                raise HarnessError(f"{where}: field {field!r} must be text, got {type(value).__name__}")
+                raise HarnessError(
+                    f"{where}: field {field!r} must be text, got {type(value).__name__}", hint="quote the value"
+                )
+            if bad := sorted({c for c in value if c in _CONTROL}):
+                raise HarnessError(
+                    f"{where}: field {field!r} holds the control character(s) "
+                    + ", ".join(f"U+{ord(c):04X}" for c in bad),
+                    hint="remove them; a reviewer's name, ids and comments are plain text",
+                )
             return value
 
         kind = text("kind")
-        common = (text("eval_set"), text("item_id"), text("reviewer"), text("created_at", False) or now())
-        if kind == "rating":
-            scores = row.get("scores")
-            if not isinstance(scores, dict) or not scores:
-                raise HarnessError(f"{where}: a rating needs its scores", hint="a `scores` object or score.* columns")
-            version = text("rubric_version")
-            if version == meta.rubric.version:
-                try:
-                    scores = meta.rubric.check_scores(scores)
-                except HarnessError as exc:
-                    raise HarnessError(f"{where}: {exc}") from None
-            ratings.append(Rating(*common, version, text("output_hash"), dict(scores), text("comment", False)))
-        elif kind == "comparison":
-            choice, winner, pair_hash = text("choice"), text("winner", False), text("pair_hash")
-            if choice not in CHOICES:
-                raise HarnessError(f"{where}: choice {choice!r} is not one of {', '.join(CHOICES)}")
-            item = items.get((common[0], common[1]))
-            if item is not None and item.pair_hash == pair_hash:
-                mapped = item.winner(choice)
-                if winner and winner != mapped:
-                    raise HarnessError(
-                        f"{where}: winner {winner!r} contradicts choice {choice!r} for this item (it means {mapped!r})",
-                        hint="the file was not exported from this review; leave `winner` empty to derive it",
-                    )
-                winner = mapped
-            if winner not in WINNERS:
-                raise HarnessError(f"{where}: winner {winner!r} is not one of {', '.join(WINNERS)}")
-            comparisons.append(Comparison(*common, pair_hash, choice, winner, text("comment", False)))
-        else:
+        if kind not in ("rating", "comparison"):
             raise HarnessError(f"{where}: field 'kind' is {kind!r}", hint="use 'rating' or 'comparison'")
-    store.add_many(ratings, comparisons)
-    return len(ratings), len(comparisons)
+        eval_set, item_id, reviewer = text("eval_set"), text("item_id"), text("reviewer").strip()
+        if not reviewer:
+            raise HarnessError(f"{where}: field 'reviewer' is blank", hint="name the reviewer")
+        created = text("created_at", False)
+        common = (eval_set, item_id, reviewer, _created_at(created, where) if created else now())
+        item = self.items.get((eval_set, item_id))
+        if item is None:
+            raise HarnessError(
+                f"{where}: item {item_id!r} of eval set {eval_set!r} is not in this review's sample",
+                hint="import ratings into the review database they were exported from (or one sampled from the "
+                "same run); remove rows for other items",
+            )
+        if kind == "rating":
+            self._rating(row, where, common, text)
+        else:
+            self._comparison(where, common, item, text)
+
+    def _rating(self, row: dict[str, Any], where: str, common: tuple[str, ...], text: Callable[..., str]) -> None:
+        scores = _scores(row.get("scores"), where)
+        version = text("rubric_version")
+        if version not in self.versions:
+            raise HarnessError(
+                f"{where}: rubric version {version!r} is unknown to this review database "
+                f"(its rubric is version {self.rubric.version})",
+                hint="rate with the current rubric, or remove ratings made under another rubric",
+            )
+        if version == self.rubric.version:
+            try:
+                scores = self.rubric.check_scores(scores)
+            except HarnessError as exc:
+                raise HarnessError(f"{where}: {exc}") from None
+        self.ratings.append(Rating(*common, version, text("output_hash"), scores, text("comment", False)))
+
+    def _comparison(self, where: str, common: tuple[str, ...], item: StoredItem, text: Callable[..., str]) -> None:
+        choice, winner, pair_hash = text("choice"), text("winner", False), text("pair_hash")
+        if choice not in CHOICES:
+            raise HarnessError(f"{where}: choice {choice!r} is not one of {', '.join(CHOICES)}", hint=_FIX_ROW)
+        if item.pair_hash == pair_hash:
+            mapped = item.winner(choice)
+            if winner and winner != mapped:
+                raise HarnessError(
+                    f"{where}: winner {winner!r} contradicts choice {choice!r} for this item (it means {mapped!r})",
+                    hint="the file was not exported from this review; leave `winner` empty to derive it",
+                )
+            winner = mapped
+        if winner not in WINNERS:
+            raise HarnessError(f"{where}: winner {winner!r} is not one of {', '.join(WINNERS)}", hint=_FIX_ROW)
+        self.comparisons.append(Comparison(*common, pair_hash, choice, winner, text("comment", False)))
+
+
+def import_rows(store: ReviewStore, path: Path, fmt: str | None = None) -> tuple[int, int]:
+    """Check every row, then store all of them in one transaction; (ratings, comparisons) imported.
+
+    A row for an item outside the database's sample, or a rating under a rubric version the database does not
+    know, refuses the whole file: nothing is stored.
+    """
+    importer = _Importer(store)
+    for number, row in read_rows(path, fmt):
+        importer.add(row, f"{path}:{number}")
+    store.add_many(importer.ratings, importer.comparisons)
+    return len(importer.ratings), len(importer.comparisons)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.errors import HarnessError
+from harness.textfiles import read_text
+from harness.yamlfile import MAX_YAML_BYTES, parse_yaml
 
 KINDS = ("scale", "labels", "pass_fail")
 PASS_FAIL = ("pass", "fail")
@@ -40,7 +41,10 @@ class Criterion:
         """The submitted value as one of the options, or a HarnessError naming the allowed ones."""
         text = str(value).strip()
         if text not in self.options:
-            raise HarnessError(f"criterion {self.name!r}: {value!r} is not one of {', '.join(self.options)}")
+            raise HarnessError(
+                f"criterion {self.name!r}: {value!r} is not one of {', '.join(self.options)}",
+                hint="answer with one of the values the rubric lists",
+            )
         return text
 
     def passes(self, value: str) -> bool:
@@ -86,55 +90,25 @@ class Rubric:
         return all(c.passes(scores[c.name]) for c in self.criteria if c.gated)
 
 
-class _Lines:
-    """Line numbers of key paths in a YAML document, so errors can point at them."""
-
-    def __init__(self, text: str) -> None:
-        self.lines: dict[tuple[Any, ...], int] = {}
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        if root is not None:
-            self._walk(root, ())
-
-    def _walk(self, node: yaml.Node, path: tuple[Any, ...]) -> None:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                self.lines[(*path, str(key.value))] = key.start_mark.line + 1
-                self._walk(value, (*path, str(key.value)))
-        elif isinstance(node, yaml.SequenceNode):
-            for index, value in enumerate(node.value):
-                self._walk(value, (*path, str(index)))
-
-    def of(self, path: tuple[Any, ...]) -> int:
-        path = tuple(str(part) for part in path)
-        while path and path not in self.lines:
-            path = path[:-1]
-        return self.lines.get(path, 1)
+Fail = Callable[[tuple[Any, ...], str, str], HarnessError]
 
 
 def load_rubric(path: str | Path) -> Rubric:
     """Read a rubric YAML file; a mistake raises a HarnessError naming the file, line, key and fix."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HarnessError(f"{path}: cannot read the rubric ({exc.strerror})", hint="pass --rubric PATH") from None
-    return parse_rubric(text, str(path))
+    if not path.is_file():
+        raise HarnessError(f"{path}: no such rubric file", hint="pass --rubric PATH")
+    return parse_rubric(read_text(path, max_bytes=MAX_YAML_BYTES), str(path))
 
 
 def parse_rubric(text: str, source: str = "rubric.yaml") -> Rubric:
     """A Rubric from YAML text (see fixtures/review/rubric.yaml); errors name `source`, line and key."""
-    try:
-        data = yaml.safe_load(text)
-        lines = _Lines(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        raise HarnessError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})", hint="fix the syntax") from None
+    doc = parse_yaml(text, source)
+    data = doc.data
 
     def fail(key: tuple[Any, ...], problem: str, hint: str) -> HarnessError:
         dotted = ".".join(str(k) for k in key) or "(top level)"
-        return HarnessError(f"{source}:{lines.of(key)}: {dotted}: {problem}", hint=hint)
+        return HarnessError(f"{source}:{doc.line_of(key)}: {dotted}: {problem}", hint=hint)
 
     if not isinstance(data, dict):
         raise fail((), "a rubric is a mapping with 'criteria'", "start the file with `criteria:`")
@@ -153,15 +127,48 @@ def parse_rubric(text: str, source: str = "rubric.yaml") -> Rubric:
     if not any(c.gated for c in criteria):
         raise fail(("criteria",), "no criterion decides pass or fail", "give a scale criterion `pass_at`")
     return Rubric(
-        name=str(data.get("name") or Path(source).stem),
-        instructions=str(data.get("instructions") or "").strip(),
+        name=_text(data, "name", (), fail) or Path(source).stem,
+        instructions=_text(data, "instructions", (), fail),
         criteria=tuple(criteria),
         version=hashlib.sha256(text.encode("utf-8")).hexdigest()[:12],
         text=text,
     )
 
 
-def _criterion(entry: Any, key: tuple[Any, ...], fail: Any) -> Criterion:
+def _text(entry: dict[str, Any], field: str, key: tuple[Any, ...], fail: Fail) -> str:
+    """An optional text field, stripped ("" when absent); anything but text is an error naming the key."""
+    value = entry.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise fail((*key, field), f"must be text, got {value!r:.60}", "write it as text (quote it if in doubt)")
+    return value.strip()
+
+
+def _whole(entry: dict[str, Any], field: str, default: int, key: tuple[Any, ...], fail: Fail) -> int:
+    """A whole number (true/false and 4.5 are refused)."""
+    value = entry.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise fail((*key, field), f"must be a whole number, got {value!r:.60}", f"e.g. {field}: {default}")
+    return value
+
+
+def _labels(entry: dict[str, Any], field: str, key: tuple[Any, ...], fail: Fail) -> list[str]:
+    """A list of text labels (YAML's yes/no/on/off are booleans and are refused: quote them)."""
+    value = entry.get(field, [])
+    if not isinstance(value, list):
+        raise fail((*key, field), f"must be a list, got {value!r:.60}", f"write {field}: [label, ...]")
+    for index, label in enumerate(value):
+        if not isinstance(label, str) or not label.strip():
+            raise fail(
+                (*key, field, index),
+                f"label {label!r:.60} is not text",
+                "quote it (YAML reads yes, no, on, off as true/false, 1 as a number)",
+            )
+    return value
+
+
+def _criterion(entry: Any, key: tuple[Any, ...], fail: Fail) -> Criterion:
     if not isinstance(entry, dict):
         raise fail(key, "a criterion is a mapping", "write `- name: accuracy` and its fields")
     for field in entry:
@@ -171,26 +178,30 @@ def _criterion(entry: Any, key: tuple[Any, ...], fail: Any) -> Criterion:
     if not isinstance(name, str) or not name.isidentifier():
         raise fail((*key, "name"), f"{name!r} is not a usable name", "use letters, digits and _ (e.g. accuracy)")
     kind = entry.get("kind", "scale")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise fail((*key, "kind"), f"{kind!r} is not a criterion kind", f"use one of: {', '.join(KINDS)}")
+    for field, kinds in (("min", "scale"), ("max", "scale"), ("pass_at", "scale"), ("labels", "labels"),
+                         ("pass_labels", "labels")):  # fmt: skip
+        if field in entry and kind != kinds:
+            raise fail((*key, field), f"applies to kind {kinds}, not {kind}", f"remove it, or set kind: {kinds}")
     if kind == "scale":
-        low, high = entry.get("min", 1), entry.get("max", 5)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or not low < high <= low + 10:
+        low, high = _whole(entry, "min", 1, key, fail), _whole(entry, "max", 5, key, fail)
+        if not low < high <= low + 10:
             raise fail((*key, "max"), f"scale {low!r}..{high!r} is not a range of whole numbers", "e.g. min: 1, max: 5")
         options = tuple(str(v) for v in range(low, high + 1))
-        pass_at = entry.get("pass_at")
-        if pass_at is not None and (not isinstance(pass_at, int) or not low <= pass_at <= high):
+        pass_at = _whole(entry, "pass_at", high - 1, key, fail) if entry.get("pass_at") is not None else None
+        if pass_at is not None and not low <= pass_at <= high:
             raise fail((*key, "pass_at"), f"{pass_at!r} is not on the scale {low}..{high}", f"e.g. pass_at: {high - 1}")
         passing = tuple(str(v) for v in range(pass_at, high + 1)) if pass_at is not None else ()
     elif kind == "labels":
-        labels = entry.get("labels")
-        if not isinstance(labels, list) or len(labels) < 2 or not all(isinstance(v, str) for v in labels):
+        labels = _labels(entry, "labels", key, fail)
+        if len(labels) < 2:
             raise fail((*key, "labels"), "needs a list of at least two labels", "e.g. labels: [formal, casual]")
         if len(set(labels)) != len(labels):
             raise fail((*key, "labels"), "a label appears twice", "list each label once")
         options = tuple(labels)
-        passing_raw = entry.get("pass_labels", [])
-        if not isinstance(passing_raw, list) or any(p not in options for p in passing_raw):
+        passing_raw = _labels(entry, "pass_labels", key, fail)
+        if any(p not in options for p in passing_raw):
             raise fail((*key, "pass_labels"), "must list labels from `labels`", f"choose from: {', '.join(options)}")
         passing = tuple(p for p in options if p in passing_raw)
     else:
@@ -207,7 +218,4 @@ def _criterion(entry: Any, key: tuple[Any, ...], fail: Any) -> Criterion:
         if not isinstance(text, str) or not text.strip():
             raise fail((*key, "anchors", value), "an anchor needs text", "describe what this value means")
         anchors[label] = text.strip()
-    question = entry.get("question", "")
-    if not isinstance(question, str):
-        raise fail((*key, "question"), "must be text", "write the question reviewers answer")
-    return Criterion(name, question.strip(), kind, options, passing, anchors)
+    return Criterion(name, _text(entry, "question", key, fail), kind, options, passing, anchors)

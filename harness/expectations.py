@@ -3,18 +3,29 @@
 Each check takes what the model did (an `Observation`) and a prepared argument, and returns None
 when the expectation holds or a one-line reason when it does not. `prepare` turns the argument as
 written in a case file into that form once, at collection, raising ValueError for a bad argument.
+
+Nothing a case file says is run as code: patterns are compiled with RE2 (linear time, no backtracking),
+and `custom:` names only a function registered with `@custom_check` in Python the user wrote.
 """
 
 from __future__ import annotations
 
-import importlib
+import difflib
 import json
 import re
-import sys
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import reprlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar, overload
+
+import re2
+
+from harness.errors import HarnessError
+from harness.textfiles import read_text
+
+MAX_SCHEMA_BYTES = 1024 * 1024  # a JSON schema file named by a case
 
 DEFAULT_REFUSAL_PHRASES: tuple[str, ...] = (
     "i cannot",
@@ -72,8 +83,58 @@ class CaseContext:
     refusal_phrases: tuple[str, ...] = DEFAULT_REFUSAL_PHRASES
     max_new_tokens: int = 32
     base_dir: Path = Path(".")
-    import_root: Path | None = None
     raw: Mapping[str, Any] = field(default_factory=dict)
+
+
+# -- patterns from case files: RE2 only --------------------------------------------------------------
+
+
+class SearchPattern(Protocol):
+    """A compiled pattern: RE2's, or (in Python code) the standard library's."""
+
+    @property
+    def pattern(self) -> str: ...
+
+    def search(self, text: str) -> Any: ...
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 80
+_SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict = 3, 6, 4
+
+
+def shown(value: Any) -> str:
+    """A short repr of a value from a case file, for messages: long texts and deep or big structures cut."""
+    return _SHOWN.repr(value)
+
+
+def valid_unicode(text: str) -> str:
+    """`text` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD, so RE2 can read it."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
+def _re2_options() -> re2.Options:
+    options = re2.Options()
+    options.log_errors = False  # the error is reported at the case's line, not logged to stderr
+    return options
+
+
+@lru_cache(maxsize=1024)
+def compile_pattern(pattern: str) -> SearchPattern:
+    """A pattern from a case file, compiled with RE2: matching takes linear time, whatever the pattern.
+
+    ValueError names what RE2 refused (RE2 has no lookarounds and no backreferences).
+    """
+    try:
+        return re2.compile(valid_unicode(pattern), _re2_options())
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
+        raise ValueError(
+            f"pattern {shown(pattern)} does not compile: {reason} "
+            "(patterns use RE2 syntax: no lookarounds or backreferences)"
+        ) from None
 
 
 # -- pure checks on text ----------------------------------------------------------------------------
@@ -109,9 +170,9 @@ def not_contains(text: str, needles: str | Sequence[str]) -> str | None:
     return f"output contains {', '.join(map(repr, found))}" if found else None
 
 
-def matches(text: str, pattern: re.Pattern[str]) -> str | None:
-    """The pattern is found somewhere in the output (re.search)."""
-    return None if pattern.search(text) else f"output does not match /{pattern.pattern}/"
+def matches(text: str, pattern: SearchPattern) -> str | None:
+    """The pattern is found somewhere in the output (a search, not a full match)."""
+    return None if pattern.search(valid_unicode(text)) else f"output does not match /{pattern.pattern}/"
 
 
 def label_is(answer: str, allowed: Sequence[str]) -> str | None:
@@ -136,8 +197,13 @@ def within_tokens(n_tokens: int, limit: int) -> str | None:
 def parse_json_output(text: str) -> Any:
     """The output as JSON, allowing a surrounding ``` / ```json fence; ValueError when it is not JSON."""
     body = text.strip()
-    fenced = re.fullmatch(r"```(?:json)?\s*(.*?)\s*```", body, flags=re.DOTALL)
-    return json.loads(fenced.group(1) if fenced else body)
+    if len(body) >= 6 and body.startswith("```") and body.endswith("```"):
+        inner = body[3:-3]
+        body = (inner[4:] if inner.startswith("json") else inner).strip()
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 def json_schema_problem(text: str, validator: Any) -> str | None:
@@ -146,7 +212,10 @@ def json_schema_problem(text: str, validator: Any) -> str | None:
         value = parse_json_output(text)
     except ValueError as exc:
         return f"output is not valid JSON ({exc})"
-    error = next(iter(validator.iter_errors(value)), None)
+    try:
+        error = next(iter(validator.iter_errors(value)), None)
+    except RecursionError:
+        return "output is nested too deeply to check against the schema"
     if error is None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the top level"
@@ -155,13 +224,19 @@ def json_schema_problem(text: str, validator: Any) -> str | None:
 
 # -- citations --------------------------------------------------------------------------------------
 
-_NAME = r"[A-Z][\w&'.-]*"
+# CASE_NAME and NAMED_CODE are RE2 patterns (linear time: with Python's re, a long run of capitalised
+# words takes quadratic time). Their classes spell out what Python's Unicode \s, \w and \d match.
+_S = r"[\t-\r\x1c-\x20\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+_W = r"\p{L}\p{N}_"
+_NAME = rf"[A-Z][{_W}&'.-]*"
 _JOIN = r"(?:of|the|for|de|&)"
-_PARTY = rf"{_NAME}(?:\s+(?:{_NAME}|{_JOIN}))*"
-CASE_NAME = re.compile(rf"({_PARTY})\s+(?:v|vs)\.?\s+({_PARTY})")
+_PARTY = rf"{_NAME}(?:{_S}+(?:{_NAME}|{_JOIN}))*"
+CASE_NAME = re2.compile(rf"({_PARTY}){_S}+(?:v|vs)\.?{_S}+({_PARTY})", _re2_options())
 STATUTE = re.compile(r"\b(\d+)\s+((?:[A-Z][A-Za-z]*\.?\s?){1,5}?)\s*§§?\s*(\d+[\w.-]*(?:\([\w]+\))*)")
-NAMED_CODE = re.compile(
-    r"((?:[A-Z][A-Za-z.]*\s+){0,4}(?:Code|Act|Stat\.|Regs?\.))\s*(?:§§?|[Ss]ection|[Ss]ec\.)\s*(\d+[\w.-]*(?:\(\w+\))*)"
+NAMED_CODE = re2.compile(
+    rf"((?:[A-Z][A-Za-z.]*{_S}+){{0,4}}(?:Code|Act|Stat\.|Regs?\.)){_S}*(?:§§?|[Ss]ection|[Ss]ec\.){_S}*"
+    rf"(\p{{Nd}}+[{_W}.-]*(?:\([{_W}]+\))*)",
+    _re2_options(),
 )
 SECTION = re.compile(r"(?:\b[Ss]ections?|\b[Ss]ec\.|§§?)\s*(\d+[A-Za-z]?(?:\.\d+)*(?:\(\w+\))*)")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
@@ -197,7 +272,7 @@ def _party_words(text: str, *, left: bool) -> list[str]:
     return words
 
 
-def _case_citation(match: re.Match[str]) -> Citation:
+def _case_citation(match: Any) -> Citation:
     left = _party_words(match.group(1), left=True)
     right = _party_words(match.group(2), left=False)
     right[-1] = right[-1].rstrip(".") if not _ABBREVIATION.fullmatch(right[-1]) else right[-1]
@@ -214,6 +289,7 @@ def _url_key(url: str) -> str:
 
 def find_citations(text: str) -> list[Citation]:
     """Every case name ("X v. Y"), statute ("17 U.S.C. § 107"), section ("Section 12.3", "§ 12") and URL."""
+    text = valid_unicode(text)
     found: list[Citation] = []
     spans: list[tuple[int, int]] = []
     for match in URL.finditer(text):
@@ -259,10 +335,17 @@ def _same_section(cited: str, known: str) -> bool:
     return longer == shorter or (longer.startswith(shorter) and longer[len(shorter)] in ".(")
 
 
-def unsupported_citations(text: str, grounding: Iterable[str]) -> list[Citation]:
-    """The citations in `text` that none of the grounding texts contains (the invented-precedent failure)."""
+@lru_cache(maxsize=256)
+def _grounded_citations(grounding: tuple[str, ...]) -> tuple[Citation, ...]:
+    """The citations the grounding texts make, found once per grounding (not once per model answer)."""
     known = [c for source in grounding for c in find_citations(source)]
     known += [Citation("url", s, _url_key(s)) for s in grounding if URL.fullmatch(s.strip())]
+    return tuple(known)
+
+
+def unsupported_citations(text: str, grounding: Iterable[str]) -> list[Citation]:
+    """The citations in `text` that none of the grounding texts contains (the invented-precedent failure)."""
+    known = _grounded_citations(tuple(grounding))
     keys = {c.key for c in known}
     sections = _section_numbers(known)
     unsupported = []
@@ -280,33 +363,76 @@ def unsupported_citations(text: str, grounding: Iterable[str]) -> list[Citation]
 # -- custom checks ----------------------------------------------------------------------------------
 
 
-def import_check(dotted: str, import_root: Path | None = None) -> Callable[[str, Mapping[str, Any]], Any]:
-    """The function named "package.module:function", imported with importlib (ValueError when it cannot be)."""
-    module_name, _, attribute = dotted.partition(":")
-    if not module_name or not attribute or not re.fullmatch(r"[\w.]+", module_name + "." + attribute):
-        raise ValueError(f"{dotted!r} is not of the form 'package.module:function'")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        root = str(import_root) if import_root is not None else None
-        if root is None or root in sys.path or not (exc.name and module_name.startswith(exc.name)):
-            raise ValueError(f"cannot import module {module_name!r} ({exc})") from None
-        sys.path.insert(0, root)  # a module in the project, next to its pyproject.toml / pytest.ini
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError as retry:
-            raise ValueError(f"cannot import module {module_name!r} ({retry})") from None
-    except Exception as exc:  # the user's module failed while importing
-        raise ValueError(f"importing {module_name!r} failed: {type(exc).__name__}: {exc}") from None
-    function = getattr(module, attribute, None)
+CustomCheck = Callable[[str, Mapping[str, Any]], Any]
+F = TypeVar("F", bound=CustomCheck)
+
+CUSTOM_CHECKS: dict[str, CustomCheck] = {}  # name -> function, filled by @custom_check
+CUSTOM_CHECK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+@overload
+def custom_check(target: F, /) -> F: ...
+
+
+@overload
+def custom_check(target: str | None = None, /) -> Callable[[F], F]: ...
+
+
+def custom_check(target: Any = None, /) -> Any:
+    """Register `fn(output, case) -> True | False | "reason"` for case files to name as `custom: <name>`.
+
+    `@custom_check` registers the function under its own name, `@custom_check("name")` under another.
+    Put it in a conftest.py at or above the case file (or in a module that conftest.py imports), so
+    that it is registered before the case file is collected. The function is returned unchanged.
+    """
+    if callable(target):
+        return _register(getattr(target, "__name__", ""), target)
+    return lambda function: _register(function.__name__ if target is None else target, function)
+
+
+def _origin(function: CustomCheck) -> str:
+    return f"{getattr(function, '__module__', '?')}.{getattr(function, '__qualname__', repr(function))}"
+
+
+def _register(name: Any, function: F) -> F:
+    """Add `function` to CUSTOM_CHECKS; registering the same function again (a re-import) replaces it."""
+    if not isinstance(name, str) or not CUSTOM_CHECK_NAME.fullmatch(name):
+        raise HarnessError(
+            f"@custom_check: {name!r} is not a name a case file can use",
+            hint='use letters, digits and _ . -, starting with a letter or _: @custom_check("short_answer")',
+        )
     if not callable(function):
-        raise ValueError(f"module {module_name!r} has no function {attribute!r}")
+        raise HarnessError(f"@custom_check({name!r}) needs a function fn(output, case), got {function!r:.60}")
+    known = CUSTOM_CHECKS.get(name)
+    if known is not None and _origin(known) != _origin(function):
+        raise HarnessError(
+            f"custom check {name!r} is registered twice: {_origin(known)} and {_origin(function)}",
+            hint='give one of them another name: @custom_check("other_name")',
+        )
+    CUSTOM_CHECKS[name] = function
     return function
 
 
-def run_custom(function: Callable[[str, Mapping[str, Any]], Any], text: str, case: Mapping[str, Any]) -> str | None:
+def registered_check(name: Any) -> CustomCheck:
+    """The function registered as `name`; ValueError naming the registered ones when there is none."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"needs the name of a check registered with @custom_check, got {shown(name)}")
+    function = CUSTOM_CHECKS.get(name)
+    if function is not None:
+        return function
+    close = difflib.get_close_matches(name, list(CUSTOM_CHECKS), n=1)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    registered = ", ".join(sorted(CUSTOM_CHECKS)) or "none"
+    raise ValueError(
+        f"unknown custom check {shown(name)}{guess}; registered: {registered}. A case names a function that "
+        "Python code registered with @custom_check (from harness import custom_check) in a conftest.py; "
+        "nothing is imported or run from a case file"
+    )
+
+
+def run_custom(function: CustomCheck, text: str, case: Mapping[str, Any], name: str | None = None) -> str | None:
     """Call a custom check: True passes, False fails, a string is the reason it failed."""
-    name = getattr(function, "__name__", "custom check")
+    name = name or getattr(function, "__name__", "custom check")
     try:
         verdict = function(text, case)
     except Exception as exc:  # a bug in the user's check is that case's failure, reported in one line
@@ -337,36 +463,33 @@ class Expectation:
 def _strings(value: Any, what: str) -> list[str]:
     items = _as_list(value) if isinstance(value, str | list) else None
     if not items or not all(isinstance(v, str) and v for v in items):
-        raise ValueError(f"{what} needs a non-empty text or a list of non-empty texts, got {value!r}")
+        raise ValueError(f"{what} needs a non-empty text or a list of non-empty texts, got {shown(value)}")
     return items
 
 
 def _prepare_text(value: Any, ctx: CaseContext) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"needs a text, got {value!r}")
+        raise ValueError(f"needs a text, got {shown(value)}")
     return value
 
 
-def _prepare_regex(value: Any, ctx: CaseContext) -> re.Pattern[str]:
+def _prepare_regex(value: Any, ctx: CaseContext) -> SearchPattern:
     if not isinstance(value, str):
-        raise ValueError(f"needs a pattern as text, got {value!r}")
-    try:
-        return re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"pattern {value!r} does not compile: {exc}") from None
+        raise ValueError(f"needs a pattern as text, got {shown(value)}")
+    return compile_pattern(value)
 
 
 def _prepare_label(value: Any, ctx: CaseContext) -> list[str]:
     labels = _strings(value, "label")
     strays = [label for label in labels if ctx.choices and label not in ctx.choices]
     if strays:
-        raise ValueError(f"label {strays[0]!r} is not one of the case's choices {list(ctx.choices)}")
+        raise ValueError(f"label {shown(strays[0])} is not one of the case's choices {list(ctx.choices)}")
     return labels
 
 
 def _prepare_refuses(value: Any, ctx: CaseContext) -> tuple[bool, tuple[str, ...]]:
     if not isinstance(value, bool):
-        raise ValueError(f"needs true (must decline) or false (must not decline), got {value!r}")
+        raise ValueError(f"needs true (must decline) or false (must not decline), got {shown(value)}")
     return value, ctx.refusal_phrases
 
 
@@ -379,7 +502,7 @@ def _check_refuses(obs: Observation, arg: tuple[bool, tuple[str, ...]]) -> str |
 
 def _prepare_max_tokens(value: Any, ctx: CaseContext) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"needs a whole number of tokens, got {value!r}")
+        raise ValueError(f"needs a whole number of tokens (0 or more), got {shown(value)}")
     if value >= ctx.max_new_tokens:
         raise ValueError(
             f"{value} cannot fail with max_new_tokens {ctx.max_new_tokens}; set max_new_tokens above {value}"
@@ -387,30 +510,85 @@ def _prepare_max_tokens(value: Any, ctx: CaseContext) -> int:
     return value
 
 
+_SCHEMA_DATA = ("const", "enum", "default", "examples")  # values, not subschemas
+
+
+def _schema_keywords(schema: Any, where: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(location, keyword, value) of every keyword in a schema and its subschemas (not in example values)."""
+    if isinstance(schema, list):
+        for index, item in enumerate(schema):
+            yield from _schema_keywords(item, f"{where}/{index}")
+    elif isinstance(schema, dict):
+        for key, value in schema.items():
+            yield where or "/", str(key), value
+            if key not in _SCHEMA_DATA:
+                yield from _schema_keywords(value, f"{where}/{key}")
+
+
+def _check_schema_patterns(schema: dict[str, Any]) -> None:
+    """Patterns compile with RE2, references stay inside the schema; ValueError naming the place otherwise."""
+    for where, keyword, value in _schema_keywords(schema):
+        if keyword == "pattern" and isinstance(value, str):
+            try:
+                compile_pattern(value)
+            except ValueError as exc:
+                raise ValueError(f"at {where}: {exc}") from None
+        elif keyword == "patternProperties" and isinstance(value, dict):
+            raise ValueError(f"at {where}: patternProperties is not supported in a case file; list the properties")
+        elif keyword in ("$ref", "$dynamicRef", "$recursiveRef") and isinstance(value, str) and value[:1] != "#":
+            raise ValueError(f"at {where}: {keyword} {shown(value)} points outside the schema; use #/... references")
+
+
+def _re2_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """JSON Schema's `pattern` keyword, matched with RE2 instead of Python's backtracking re."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not compile_pattern(pattern).search(valid_unicode(instance)):
+        yield ValidationError(f"{shown(instance)} does not match {pattern!r}")
+
+
+def _read_schema_file(name: str, base_dir: Path) -> Any:
+    """A JSON schema file next to the case file (a regular file of at most MAX_SCHEMA_BYTES)."""
+    path = base_dir / name
+    try:
+        if not path.is_file():
+            raise ValueError("not a file")
+        return json.loads(read_text(path, max_bytes=MAX_SCHEMA_BYTES, source=str(path)))
+    except (HarnessError, OSError, ValueError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValueError(f"cannot read a JSON schema from {path} ({reason})") from None
+
+
 def _prepare_schema(value: Any, ctx: CaseContext) -> Any:
     import jsonschema
 
     if isinstance(value, str):
-        path = ctx.base_dir / value
-        try:
-            value = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot read a JSON schema from {path} ({exc})") from None
+        value = _read_schema_file(value, ctx.base_dir)
     if not isinstance(value, dict):
-        raise ValueError(f"needs a JSON schema (a mapping) or the path of a .json file, got {value!r}")
-    cls = jsonschema.validators.validator_for(value)
+        raise ValueError(f"needs a JSON schema (a mapping) or the path of a .json file, got {shown(value)}")
+    _check_schema_patterns(value)
+    cls = jsonschema.validators.extend(jsonschema.validators.validator_for(value), {"pattern": _re2_pattern})
     try:
         cls.check_schema(value)
+        validator = cls(value)
+        for sample in (None, True, 0, "", [], {}):  # a schema that loops on itself fails here, not mid-run
+            next(iter(validator.iter_errors(sample)), None)
     except jsonschema.SchemaError as exc:
         raise ValueError(f"not a valid JSON schema: {exc.message}") from None
-    return cls(value)
+    except RecursionError:
+        raise ValueError("the schema refers to itself without end (or is nested too deeply)") from None
+    except Exception as exc:  # an unresolvable reference and the like, from jsonschema / referencing
+        raise ValueError(f"the schema cannot be applied: {type(exc).__name__}: {exc}") from None
+    return validator
 
 
 def _prepare_citations(value: Any, ctx: CaseContext) -> tuple[str, ...]:
     if isinstance(value, dict) and set(value) <= {"allow_input"} and isinstance(value.get("allow_input"), bool):
         return ctx.grounding + ((ctx.input,) if value.get("allow_input") else ())
     if value is not True:
-        raise ValueError(f"needs true, or {{allow_input: true}} to accept citations the input makes; got {value!r}")
+        raise ValueError(
+            f"needs true, or {{allow_input: true}} to accept citations the input makes; got {shown(value)}"
+        )
     return ctx.grounding
 
 
@@ -421,10 +599,8 @@ def _check_citations(obs: Observation, grounding: tuple[str, ...]) -> str | None
     return f"cites {', '.join(repr(c.text) for c in invented)}, not in the case's grounding"
 
 
-def _prepare_custom(value: Any, ctx: CaseContext) -> tuple[Callable[..., Any], Mapping[str, Any]]:
-    if not isinstance(value, str):
-        raise ValueError(f"needs 'package.module:function', got {value!r}")
-    return import_check(value, ctx.import_root), ctx.raw
+def _prepare_custom(value: Any, ctx: CaseContext) -> tuple[str, CustomCheck, Mapping[str, Any]]:
+    return value, registered_check(value), dict(ctx.raw)
 
 
 EXPECTATIONS: dict[str, Expectation] = {
@@ -443,7 +619,12 @@ EXPECTATIONS: dict[str, Expectation] = {
             lambda o, a: not_contains(o.text, a),
             summary="output contains none of the texts (ignoring case)",
         ),
-        Expectation("regex", _prepare_regex, lambda o, a: matches(o.text, a), summary="re.search finds the pattern"),
+        Expectation(
+            "regex",
+            _prepare_regex,
+            lambda o, a: matches(o.text, a),
+            summary="the pattern (RE2 syntax) is found in the output",
+        ),
         Expectation(
             "label",
             _prepare_label,
@@ -473,8 +654,8 @@ EXPECTATIONS: dict[str, Expectation] = {
         Expectation(
             "custom",
             _prepare_custom,
-            lambda o, a: run_custom(a[0], o.text, a[1]),
-            summary="your function fn(output, case) returns True or a failure reason",
+            lambda o, a: run_custom(a[1], o.text, dict(a[2]), a[0]),  # a copy: a check cannot change the case
+            summary="the @custom_check function of that name returns True or a failure reason",
         ),
     )
 }

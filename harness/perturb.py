@@ -15,10 +15,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from harness.errors import HarnessError
+from harness.expectations import shown
+from harness.textfiles import read_text
+
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
 
 Rng = random.Random | int
+
+MAX_OVERLONG_CHARS = 100_000
+MAX_SYNONYM_FILE_BYTES = 1024 * 1024
+# The allowed range of numeric parameters, whichever perturbation takes them.
+PARAMETER_RANGES: dict[str, tuple[float, float]] = {"rate": (0.0, 1.0), "chars": (0, MAX_OVERLONG_CHARS)}
 
 # Latin letters and the Cyrillic / Greek letters that look the same.
 HOMOGLYPHS: dict[str, str] = {
@@ -106,24 +115,75 @@ def _at_least_one(positions: list[int], rate: float, rng: random.Random) -> list
     return chosen or [rng.choice(positions)]
 
 
+class _Letters:
+    """The letters of a text that is losing characters: pick the k-th remaining letter, find the next character.
+
+    Positions are those of the original text (deleted ones are skipped), so each edit costs O(log n)
+    instead of a scan of the whole text; the edits drawn are the same as with a scan.
+    """
+
+    def __init__(self, chars: list[str]) -> None:
+        self.size = len(chars)
+        self.tree = [0] * (self.size + 1)  # Fenwick tree of "is a remaining letter"
+        self.count = 0
+        self.after = list(range(self.size + 1))  # i when i remains, else a later position (path-compressed)
+        for i, char in enumerate(chars):
+            if char.isalpha():
+                self._add(i, 1)
+
+    def _add(self, i: int, delta: int) -> None:
+        self.count += delta
+        i += 1
+        while i <= self.size:
+            self.tree[i] += delta
+            i += i & -i
+
+    def nth(self, k: int) -> int:
+        """The position of the k-th (from 0) remaining letter."""
+        position, step = 0, 1 << self.size.bit_length()
+        while step:
+            if position + step <= self.size and self.tree[position + step] <= k:
+                position += step
+                k -= self.tree[position]
+            step >>= 1
+        return position
+
+    def next_char(self, i: int) -> int:
+        """The first remaining position after `i` (self.size when there is none)."""
+        j = i + 1
+        while j < self.size and self.after[j] != j:
+            j = self.after[j]
+        k = i + 1
+        while k < self.size and self.after[k] != k:  # compress the path just walked
+            self.after[k], k = j, self.after[k]
+        return j
+
+    def delete(self, i: int) -> None:
+        """Remove the letter at `i`."""
+        self._add(i, -1)
+        self.after[i] = i + 1
+
+
 def typos(text: str, rng: Rng = 0, *, rate: float = 0.05) -> str:
     """Swap adjacent letters or drop a letter at about `rate` of the letters (at least one edit)."""
     rng = _rng(rng)
     chars = list(text)
-    n_letters = sum(c.isalpha() for c in chars)
+    letters = _Letters(chars)
+    n_letters = letters.count
     for _ in range(max(1, round(rate * n_letters)) if n_letters else 0):
-        letters = [i for i, c in enumerate(chars) if c.isalpha()]
-        if not letters:
+        if not letters.count:
             break
-        i = rng.choice(letters)
-        swappable = i + 1 < len(chars) and chars[i + 1].isalpha() and chars[i + 1] != chars[i]
+        i = letters.nth(rng.randrange(letters.count))  # what rng.choice(list of letters) would draw
+        j = letters.next_char(i)
+        swappable = j < len(chars) and chars[j].isalpha() and chars[j] != chars[i]
         if swappable and rng.random() < 0.5:
-            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+            chars[i], chars[j] = chars[j], chars[i]
         else:
-            del chars[i]
-    if n_letters and "".join(chars) == text:  # swaps that undid each other
-        del chars[rng.choice([i for i, c in enumerate(chars) if c.isalpha()])]
-    return "".join(chars)
+            letters.delete(i)
+    kept = [char for i, char in enumerate(chars) if letters.after[i] == i]
+    if n_letters and "".join(kept) == text:  # swaps that undid each other
+        del kept[letters.nth(rng.randrange(letters.count))]
+    return "".join(kept)
 
 
 def _recase(char: str, upper: bool) -> str:
@@ -136,7 +196,7 @@ def casing(text: str, rng: Rng = 0, *, mode: str = "random") -> str:
     """Change letter case: `random` (each letter flipped by a coin), `upper`, `lower` or `title`."""
     rng = _rng(rng)
     if mode not in ("random", "upper", "lower", "title"):
-        raise ValueError(f"mode must be random, upper, lower or title, not {mode!r}")
+        raise ValueError(f"mode must be random, upper, lower or title, not {shown(mode)}")
     out = []
     for i, char in enumerate(text):
         if mode == "random":
@@ -167,16 +227,25 @@ def punctuation(text: str, rng: Rng = 0, *, rate: float = 0.2) -> str:
     rng = _rng(rng)
     chars = [c for c in text if not (c in _PUNCTUATION and rng.random() < rate)]
     word_ends = [i for i, c in enumerate(chars) if c.isalnum() and (i + 1 == len(chars) or not chars[i + 1].isalnum())]
-    for i in sorted(_at_least_one(word_ends, rate / 2, rng), reverse=True):
-        chars.insert(i + 1, rng.choice([",", ".", "!", "?", ";", "..."]))
-    return "".join(chars)
+    chosen = sorted(_at_least_one(word_ends, rate / 2, rng), reverse=True)
+    stray = {i: rng.choice([",", ".", "!", "?", ";", "..."]) for i in chosen}
+    return "".join(char + stray.get(i, "") for i, char in enumerate(chars))
 
 
 @lru_cache(maxsize=32)
 def load_synonym_file(path: str) -> tuple[tuple[str, ...], ...]:
-    """Groups of interchangeable words from a file: one group per line, comma-separated, # comments."""
+    """Groups of interchangeable words from a file: one group per line, comma-separated, # comments.
+
+    The file must be a regular UTF-8 file of at most MAX_SYNONYM_FILE_BYTES; ValueError says what is wrong.
+    """
+    if not Path(path).is_file():
+        raise ValueError(f"{path}: not a file (a synonym file is a text file, one group of words a line)")
+    try:
+        text = read_text(Path(path), max_bytes=MAX_SYNONYM_FILE_BYTES)
+    except HarnessError as exc:
+        raise ValueError(str(exc).splitlines()[0]) from None
     groups = []
-    for number, raw in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
@@ -217,7 +286,7 @@ def distractor(text: str, rng: Rng = 0, *, sentence: str | None = None, position
     rng = _rng(rng)
     extra = sentence or rng.choice(DISTRACTORS)
     if position not in ("start", "end"):
-        raise ValueError(f"position must be start or end, not {position!r}")
+        raise ValueError(f"position must be start or end, not {shown(position)}")
     return f"{extra} {text}" if position == "start" else f"{text.rstrip()} {extra}"
 
 
@@ -251,7 +320,7 @@ def ambiguous(text: str, rng: Rng = 0) -> str:
 def overlong(text: str, rng: Rng = 0, *, chars: int = 4000, filler: str = FILLER, position: str = "start") -> str:
     """Pad the input with repeated filler to at least `chars` characters (longer than a small context window)."""
     if position not in ("start", "end"):
-        raise ValueError(f"position must be start or end, not {position!r}")
+        raise ValueError(f"position must be start or end, not {shown(position)}")
     if not filler:
         raise ValueError("filler must not be empty")
     need = max(0, chars - len(text))
@@ -296,13 +365,21 @@ def check_params(name: str, params: Mapping[str, Any]) -> None:
     for key, value in params.items():
         if key not in allowed:
             known = ", ".join(allowed) or "none"
-            raise ValueError(f"perturbation {name!r} has no parameter {key!r} (parameters: {known})")
+            raise ValueError(f"perturbation {name!r} has no parameter {shown(key)} (parameters: {known})")
         default = allowed[key]
         expected = (int, float) if isinstance(default, float) else type(default) if default is not None else str
         if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
-            raise ValueError(f"perturbation {name!r}: {key} should be {_type_name(default)}, got {value!r}")
-        if key == "rate" and not 0.0 <= value <= 1.0:
-            raise ValueError(f"perturbation {name!r}: rate must be between 0 and 1, got {value!r}")
+            raise ValueError(f"perturbation {name!r}: {key} should be {_type_name(default)}, got {shown(value)}")
+        _check_range(name, key, value)
+
+
+def _check_range(name: str, key: str, value: Any) -> None:
+    """A numeric parameter within PARAMETER_RANGES (NaN is outside every range)."""
+    if key not in PARAMETER_RANGES:
+        return
+    low, high = PARAMETER_RANGES[key]
+    if not low <= value <= high:
+        raise ValueError(f"perturbation {name!r}: {key} must be between {low:,g} and {high:,g}, got {shown(value)}")
 
 
 def _type_name(default: Any) -> str:

@@ -74,6 +74,7 @@ class _Builder:
         self.loader = loader
         self.lines: dict[KeyPath, int] = {}
         self.nodes = 0
+        self.current: yaml.Node | None = None  # the node being built, to locate a constructor's error
 
     def build(self, node: yaml.Node, path: KeyPath) -> Any:
         self.nodes += 1
@@ -82,6 +83,7 @@ class _Builder:
                 problem=f"more than {MAX_NODES:,} values once aliases are expanded", problem_mark=node.start_mark
             )
         self.lines.setdefault(path, node.start_mark.line + 1)
+        self.current = node
         if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
             raise yaml.MarkedYAMLError(problem=f"the tag {node.tag!r} is not allowed", problem_mark=node.start_mark)
         if isinstance(node, yaml.MappingNode):
@@ -120,24 +122,40 @@ def parse_yaml(text: str, source: str) -> YamlDocument:
     """Parse one YAML document; any problem raises YamlError naming `source` and the line."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise YamlError(source, 1, f"more than {MAX_YAML_BYTES:,} bytes of YAML; split the file")
-    loader = _BoundedLoader(text)
+    try:
+        loader = _BoundedLoader(text)
+    except yaml.YAMLError as exc:  # the reader refuses characters YAML does not allow (e.g. NUL)
+        line = text.count("\n", 0, getattr(exc, "position", 0)) + 1
+        raise YamlError(source, line, f"not valid YAML: {str(exc).splitlines()[0]}") from None
+    builder = _Builder(loader)
     try:
         root = loader.get_single_node()
         if root is None:
             return YamlDocument(None, {})
-        builder = _Builder(loader)
         data = builder.build(root, ())
         return YamlDocument(data, builder.lines)
+    except (ValueError, AttributeError, OverflowError, TypeError) as exc:  # a scalar its constructor refuses
+        line = builder.current.start_mark.line + 1 if builder.current is not None else 1
+        problem = f"a value cannot be read ({exc}); if it is text, put it in quotes"
+        raise YamlError(source, line, f"not valid YAML: {problem}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise YamlError(source, line, f"not valid YAML: {exc.problem or exc}") from None
     except yaml.YAMLError as exc:
-        raise YamlError(source, 1, f"not valid YAML: {exc}") from None
+        raise YamlError(source, _line_of(exc), f"not valid YAML: {exc}") from None
     except RecursionError:
         raise YamlError(source, 1, "not valid YAML: nested too deeply") from None
     finally:
         loader.dispose()
+
+
+def _line_of(exc: yaml.YAMLError) -> int:
+    """The 1-based line a PyYAML error points at (a ReaderError counts characters, not lines)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if mark is not None:
+        return mark.line + 1
+    return 1
 
 
 def read_yaml(path: Path, source: str | None = None) -> YamlDocument:

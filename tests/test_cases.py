@@ -121,7 +121,8 @@ def test_variants_are_the_same_for_the_same_seed_and_differ_for_another(tmp_path
 # -- bad files: every problem at its line, with the field named --------------------------------------
 
 
-def test_every_problem_of_a_file_is_named_with_its_line_and_field(tmp_path):
+def test_every_problem_of_a_file_is_named_with_its_line_and_field(tmp_path, monkeypatch):
+    monkeypatch.setattr("harness.expectations.CUSTOM_CHECKS", {})
     lines = problems(
         tmp_path,
         """
@@ -153,7 +154,7 @@ def test_every_problem_of_a_file_is_named_with_its_line_and_field(tmp_path):
         "(did you mean 'contains'?); known: contains, custom, equals, json_schema, label, max_tokens, "
         "no_unsupported_citations, not_contains, refuses, regex",
         "adversarial/cases.yaml:9: case 'b', field 'expect.regex': pattern '(unclosed' does not compile: "
-        "missing ), unterminated subpattern at position 0",
+        "missing ): (unclosed (patterns use RE2 syntax: no lookarounds or backreferences)",
         "adversarial/cases.yaml:11: case 'c', field 'kind': unknown kind 'MTF' (did you mean 'MFT'?); "
         "known: DIR, INV, MFT",
         "adversarial/cases.yaml:13: case 'd', missing field 'input' (the text the model is asked about; "
@@ -162,8 +163,10 @@ def test_every_problem_of_a_file_is_named_with_its_line_and_field(tmp_path):
         "(did you mean 'typos'?); known: ambiguous, casing, distractor, empty, false_premise, homoglyphs, "
         "injection, overlong, punctuation, synonyms, typos, whitespace",
         "adversarial/cases.yaml:19: case 'a', field 'id': duplicate id; first used on line 3",
-        "adversarial/cases.yaml:21: case 'a', field 'expect.custom': cannot import module "
-        "'no_such_package_q.checks' (No module named 'no_such_package_q')",
+        "adversarial/cases.yaml:21: case 'a', field 'expect.custom': unknown custom check "
+        "'no_such_package_q.checks:short'; registered: none. A case names a function that Python code registered "
+        "with @custom_check (from harness import custom_check) in a conftest.py; nothing is imported or run "
+        "from a case file",
     ]
 
 
@@ -172,11 +175,15 @@ def test_yaml_syntax_errors_duplicate_keys_and_unquoted_words(tmp_path):
         "adversarial/cases.yaml:4: not valid YAML: expected ',' or ']', but got '<stream end>'"
     ]
     assert problems(tmp_path, "cases:\n  - id: a\n    input: x\n    input: y\n")[0].startswith(
-        "adversarial/cases.yaml:4: not valid YAML: field 'input' appears twice (first on line 3)"
+        "adversarial/cases.yaml:4: not valid YAML: key 'input' appears twice (first on line 3)"
     )
     assert problems(tmp_path, "cases:\n  - id: a\n    input: no\n    expect: {equals: x}\n") == [
-        "adversarial/cases.yaml:3: case 'a', field 'input': should be text, got False "
-        "(put text in quotes: YAML reads yes/no/on/off/numbers/empty as other types)"
+        "adversarial/cases.yaml:3: case 'a', field 'input': should be text of at most 100,000 characters, got False "
+        "(put text in quotes: YAML reads yes/no/on/off/numbers/dates/empty as other types)"
+    ]
+    assert problems(tmp_path, "cases:\n  - id: a\n    input: 2024-13-45\n    expect: {equals: x}\n") == [
+        "adversarial/cases.yaml:3: not valid YAML: a value cannot be read (month must be in 1..12); "
+        "if it is text, put it in quotes"
     ]
     assert problems(tmp_path, "seeds: 3\ncases: []\n") == [
         "adversarial/cases.yaml:1: unknown top-level field 'seeds' (did you mean 'seed'?); known: "
@@ -198,9 +205,69 @@ def test_jsonl_errors_name_the_line(tmp_path):
         "adversarial/g.jsonl:2: not valid JSON (Expecting value at column 22)",
         "adversarial/g.jsonl:3: each line must be one JSON object (a case), got list",
     ]
-    case = '{"id": "a", "input": "x", "expect": {"label": "Rome"}, "choices": ["Oslo"]}\n'
+    case = '{"id": "a", "input": "x", "expect": {"label": "Rome"}, "choices": ["Oslo", "Bergen"]}\n'
     assert problems(tmp_path, case, "g.jsonl") == [
-        "adversarial/g.jsonl:1: case 'a', field 'expect.label': label 'Rome' is not one of the case's choices ['Oslo']"
+        "adversarial/g.jsonl:1: case 'a', field 'expect.label': label 'Rome' is not one of the case's choices "
+        "['Oslo', 'Bergen']"
+    ]
+
+
+def test_a_jsonl_defaults_line_applies_to_the_lines_after_it_only(tmp_path):
+    path = write(
+        tmp_path,
+        """
+        {"id": "a", "input": "x", "expect": {"equals": "x"}}
+        {"defaults": {"category": "first"}}
+        {"id": "b", "input": "x", "expect": {"equals": "x"}}
+        {"defaults": {"category": "second", "max_new_tokens": 8}}
+        {"id": "c", "input": "x", "expect": {"equals": "x"}}
+        """,
+        name="g.jsonl",
+    )
+    cases = load_cases(path, tmp_path)
+    assert [(c.id, c.category, c.max_new_tokens) for c in cases] == [
+        ("a", "g", 32),
+        ("b", "first", 32),
+        ("c", "second", 8),
+    ]
+    assert problems(
+        tmp_path,
+        '{"defaults": {"variants": 0}}\n{"id": "a", "input": "x", "perturbed": "y", "kind": "INV"}\n',
+        "g.jsonl",
+    ) == ["adversarial/g.jsonl:1: top-level field 'variants': should be a whole number from 1 to 100, got 0"]
+
+
+def test_counts_and_sizes_are_bounded_with_the_allowed_range(tmp_path):
+    lines = problems(
+        tmp_path,
+        """
+        cases:
+          - {id: a, kind: INV, input: x, perturbations: [typos], variants: 20000000}
+          - {id: b, input: x, max_new_tokens: 100000000, expect: {equals: x}}
+          - {id: c, kind: INV, input: x, perturbations: [{overlong: {chars: 20000000}}]}
+          - {id: d, kind: INV, input: x, perturbations: [{typos: {rate: 1.5}}, {homoglyphs: {rate: .nan}}]}
+          - {id: e, kind: DIR, input: x, perturbed: y, direction: {length: up, margin: .inf}}
+          - {id: f, kind: INV, input: x, perturbations: [typos, casing, whitespace], variants: 100}
+        """,
+    )
+    assert [line.split(": ", 1)[1] for line in lines] == [
+        "case 'a', field 'variants': should be a whole number from 1 to 100, got 20000000",
+        "case 'b', field 'max_new_tokens': should be a whole number from 1 to 4096, got 100000000",
+        "case 'c', field 'perturbations.0': perturbation 'overlong': chars must be between 0 and 100,000, got 20000000",
+        "case 'd', field 'perturbations.0': perturbation 'typos': rate must be between 0 and 1, got 1.5",
+        "case 'd', field 'perturbations.1': perturbation 'homoglyphs': rate must be between 0 and 1, got nan",
+        "case 'e', field 'direction.margin': should be a number from 0 to 1,000, got inf",
+        "case 'f', field 'perturbations': makes 300 perturbed inputs (3 perturbations x variants: 100 + 0 perturbed); "
+        "at most 200 per case",
+    ]
+
+
+def test_a_file_may_generate_only_so_many_characters_of_variants(tmp_path):
+    case = "  - {{id: long-{k}, kind: INV, input: x, perturbations: [{{overlong: {{chars: 90000}}}}], variants: 10}}\n"
+    text = "cases:\n" + "".join(case.format(k=k) for k in range(3))
+    assert problems(tmp_path, text) == [
+        "adversarial/cases.yaml:4: case 'long-2', field 'perturbations': would generate about 902,000 characters "
+        "of variants; a file may generate at most 2,000,000 (split the file, or ask for fewer or shorter variants)"
     ]
 
 

@@ -109,11 +109,13 @@ def test_bad_case_files_fail_at_collection_naming_file_line_and_field(pytester):
             expect:
               regex: "[unclosed"
               custom: "nowhere_pkg_z.checks:f"
+              json_schema: {pattern: "(?<=x)"}
           - id: m
             expect: {equals: x}
         """,
         broken_jsonl='{"id": "j", "input": "x", "expect": {"equals": "x"}}\n{"id": "k", "input" "x"}\n',
     )
+    (pytester.path / "suites" / "adversarial" / "latin1.yaml").write_bytes(b"cases:\n  - id: caf\xe9\n")
     result = pytester.runpytest("--collect-only", "-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines_random(
@@ -123,9 +125,12 @@ def test_bad_case_files_fail_at_collection_naming_file_line_and_field(pytester):
             "suites/adversarial/typo.yaml:5: case 'a', field 'id': duplicate id; first used on line 2",
             "suites/adversarial/typo.yaml:8: case 'a', field 'perturbations.0': unknown perturbation 'typoz'*",
             "suites/adversarial/regex.yaml:5: case 'r', field 'expect.regex': pattern '[[]unclosed' does not compile*",
-            "suites/adversarial/regex.yaml:6: case 'r', field 'expect.custom': cannot import module "
-            "'nowhere_pkg_z.checks'*",
-            "suites/adversarial/regex.yaml:7: case 'm', missing field 'input'*",
+            "suites/adversarial/regex.yaml:6: case 'r', field 'expect.custom': unknown custom check "
+            "'nowhere_pkg_z.checks:f'; registered: *",
+            "suites/adversarial/regex.yaml:7: case 'r', field 'expect.json_schema': at /: pattern '(?<=x)' does not "
+            "compile: invalid perl operator: (?<*",
+            "suites/adversarial/regex.yaml:8: case 'm', missing field 'input'*",
+            "suites/adversarial/latin1.yaml:2: not UTF-8 text (byte 0xe9 at byte offset 18)",
             "suites/adversarial/broken.jsonl:2: not valid JSON (Expecting ':' delimiter at column 21)",
         ]
     )

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import re
-import sys
+import time
 
 import pytest
 
+from harness import HarnessError
+from harness import custom_check as exported_custom_check
 from harness.expectations import (
     EXPECTATIONS,
     CaseContext,
     Observation,
+    compile_pattern,
     contains,
+    custom_check,
     equals,
     find_citations,
-    import_check,
     label_is,
     matches,
     not_contains,
+    parse_json_output,
     refuses,
     run_custom,
     unsupported_citations,
@@ -128,36 +132,109 @@ def test_citations_from_the_input_can_be_allowed():
     assert check("no_unsupported_citations", {"allow_input": True}, reply, **context) is None
 
 
-def test_custom_check_imported_by_dotted_path(tmp_path, monkeypatch):
-    (tmp_path / "my_checks.py").write_text(
-        "def short(output, case):\n"
-        "    return True if len(output) < 10 else f'{len(output)} characters for {case[\"id\"]}'\n"
-        "def broken(output, case):\n"
-        "    raise KeyError('x')\n",
-        encoding="utf-8",
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
+@pytest.fixture
+def registry(monkeypatch):
+    """An empty custom-check registry for one test (the real one is restored afterwards)."""
+    monkeypatch.setattr("harness.expectations.CUSTOM_CHECKS", {})
+    from harness import expectations
+
+    return expectations.CUSTOM_CHECKS
+
+
+def test_custom_checks_are_registered_by_name_and_called_with_the_case(registry):
+    @custom_check
+    def short(output, case):
+        return True if len(output) < 10 else f"{len(output)} characters for {case['id']}"
+
+    @custom_check("always.broken")
+    def broken(output, case):
+        raise KeyError("x")
+
+    assert set(registry) == {"short", "always.broken"} and short("ok", {}) is True  # returned unchanged
     ctx = {"raw": {"id": "c1"}}
-    assert check("custom", "my_checks:short", Observation(text="ok"), **ctx) is None
-    assert check("custom", "my_checks:short", Observation(text="x" * 12), **ctx) == "short: 12 characters for c1"
-    assert check("custom", "my_checks:broken", Observation(), **ctx) == "broken raised KeyError: 'x'"
+    assert check("custom", "short", Observation(text="ok"), **ctx) is None
+    assert check("custom", "short", Observation(text="x" * 12), **ctx) == "short: 12 characters for c1"
+    assert check("custom", "always.broken", Observation(), **ctx) == "always.broken raised KeyError: 'x'"
     assert run_custom(lambda o, c: None, "", {}).startswith("<lambda> returned None; a check returns True, False")
-    sys.modules.pop("my_checks", None)
+    assert exported_custom_check is custom_check
 
 
-def test_custom_check_paths_that_do_not_import(tmp_path):
-    with pytest.raises(ValueError, match="not of the form 'package.module:function'"):
-        import_check("my_checks.short")
-    with pytest.raises(ValueError, match="cannot import module 'no_such_module_xyz'"):
-        import_check("no_such_module_xyz:f")
-    with pytest.raises(ValueError, match="has no function 'nothing'"):
-        import_check("json:nothing")
+def test_case_files_cannot_name_code_by_path(registry):
+    @custom_check("short_answer")
+    def short(output, case):
+        return True
+
+    for name in ("builtins:exec", "os:system", "subprocess.run", "eval", "short_answr"):
+        with pytest.raises(ValueError, match="unknown custom check") as excinfo:
+            check("custom", name, Observation())
+        assert "registered: short_answer" in str(excinfo.value) and "nothing is imported" in str(excinfo.value)
+    with pytest.raises(ValueError, match="did you mean 'short_answer'"):
+        check("custom", "short_answr", Observation())
+    with pytest.raises(ValueError, match="needs the name of a check registered with @custom_check"):
+        check("custom", ["short_answer"], Observation())
 
 
-def test_custom_check_found_in_the_project_root(tmp_path):
-    (tmp_path / "project_checks_abc.py").write_text("def ok(output, case):\n    return True\n", encoding="utf-8")
-    try:
-        assert import_check("project_checks_abc:ok", tmp_path)("", {}) is True
-    finally:
-        sys.path.remove(str(tmp_path))
-        sys.modules.pop("project_checks_abc", None)
+def test_registering_is_checked(registry):
+    def first(output, case):
+        return True
+
+    custom_check("dup")(first)
+    custom_check("dup")(first)  # the same function again (a re-imported conftest): fine
+    with pytest.raises(HarnessError, match="'dup' is registered twice"):
+        custom_check("dup")(lambda output, case: True)
+    with pytest.raises(HarnessError, match="is not a name a case file can use"):
+        custom_check("has space")(first)
+    with pytest.raises(HarnessError, match="is not a name a case file can use"):
+        custom_check(lambda output, case: True)
+    assert list(registry) == ["dup"]
+
+
+def test_patterns_compile_with_re2_in_linear_time():
+    with pytest.raises(ValueError, match="does not compile: missing \\]"):
+        compile_pattern("[unclosed")
+    with pytest.raises(ValueError, match="no lookarounds or backreferences"):
+        compile_pattern("(?=x)y")
+    start = time.perf_counter()
+    assert check("regex", "(a+)+$", Observation(text="a" * 50_000 + "!")) == "output does not match /(a+)+$/"
+    assert check("regex", "(x+x+)+y", Observation(text="x" * 50_000)) is not None
+    assert check("regex", "\\d+", Observation(text="\ud800 42")) is None  # a lone surrogate does not break RE2
+    assert time.perf_counter() - start < 2
+
+
+def test_citations_and_json_take_linear_time_on_long_outputs():
+    start = time.perf_counter()
+    assert find_citations("Abc " * 20_000) == [] and find_citations("A" * 50_000) == []
+    assert unsupported_citations("Act " * 20_000, ["Code " * 20_000]) == []
+    with pytest.raises(ValueError):
+        parse_json_output("```" + " " * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_json_output("[" * 100_000)
+    assert time.perf_counter() - start < 3
+    assert find_citations("Müller v. Ärger\u00a0Bau & Söhne GmbH") == find_citations("Müller v. Ärger Bau & Söhne GmbH")
+
+
+def test_json_schema_patterns_are_re2_and_references_stay_inside():
+    schema = {"type": "object", "properties": {"id": {"type": "string", "pattern": "^(a+)+$"}}}
+    assert check("json_schema", schema, Observation(text='{"id": "aaa"}')) is None
+    start = time.perf_counter()
+    problem = check("json_schema", schema, Observation(text='{"id": "' + "a" * 30_000 + '!"}'))
+    assert problem.startswith("JSON does not match the schema at id:") and time.perf_counter() - start < 2
+    bad = [
+        ({"pattern": "(?<=x)"}, "at /: pattern '(?<=x)' does not compile"),
+        ({"patternProperties": {"^a": {}}}, "patternProperties is not supported"),
+        ({"properties": {"a": {"$ref": "https://example.com/s.json"}}}, "points outside the schema"),
+        ({"$ref": "#"}, "refers to itself without end"),
+        ({"$ref": "#/definitions/missing"}, "the schema cannot be applied"),
+    ]
+    for schema, message in bad:
+        with pytest.raises(ValueError, match=re.escape(message)):
+            check("json_schema", schema, Observation())
+    assert check("json_schema", {"enum": [{"pattern": "(?<=x)"}]}, Observation(text='{"pattern": "(?<=x)"}')) is None
+
+
+def test_a_schema_file_must_be_a_small_regular_file(tmp_path):
+    with pytest.raises(ValueError, match="cannot read a JSON schema from /dev/zero .not a file."):
+        check("json_schema", "/dev/zero", Observation(), base_dir=tmp_path)
+    (tmp_path / "big.json").write_text(" " * (1024 * 1024 + 1), encoding="utf-8")
+    with pytest.raises(ValueError, match="more than the 1,048,576"):
+        check("json_schema", "big.json", Observation(), base_dir=tmp_path)

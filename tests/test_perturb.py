@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -131,6 +132,60 @@ def test_parameters_are_checked_by_name_and_type():
     with pytest.raises(ValueError, match="unknown perturbation"):
         perturb.check_params("typo", {})
     perturb.check_params("overlong", {"chars": 9000, "position": "end"})
+
+
+def test_numeric_parameters_have_a_range():
+    with pytest.raises(ValueError, match="chars must be between 0 and 100,000, got 20000000"):
+        perturb.check_params("overlong", {"chars": 20_000_000})
+    with pytest.raises(ValueError, match="rate must be between 0 and 1, got nan"):
+        perturb.check_params("typos", {"rate": float("nan")})
+    with pytest.raises(ValueError, match="chars should be a whole number, got True"):
+        perturb.check_params("overlong", {"chars": True})
+
+
+def test_a_synonym_file_must_be_a_small_regular_file(tmp_path):
+    with pytest.raises(ValueError, match="/dev/zero: not a file"):
+        perturb.load_synonym_file("/dev/zero")
+    (tmp_path / "big.txt").write_text("a, b\n" * 300_000, encoding="utf-8")
+    with pytest.raises(ValueError, match="more than the 1,048,576"):
+        perturb.load_synonym_file(str(tmp_path / "big.txt"))
+    (tmp_path / "latin1.txt").write_bytes(b"caf\xe9, coffee\n")
+    with pytest.raises(ValueError, match="latin1.txt:1: not UTF-8 text"):
+        perturb.load_synonym_file(str(tmp_path / "latin1.txt"))
+
+
+def _typos_by_scanning(text, rng, rate):
+    """The straightforward typos: rescan the letters for every edit (quadratic; the reference)."""
+    chars = list(text)
+    n_letters = sum(c.isalpha() for c in chars)
+    for _ in range(max(1, round(rate * n_letters)) if n_letters else 0):
+        letters = [i for i, c in enumerate(chars) if c.isalpha()]
+        if not letters:
+            break
+        i = rng.choice(letters)
+        swappable = i + 1 < len(chars) and chars[i + 1].isalpha() and chars[i + 1] != chars[i]
+        if swappable and rng.random() < 0.5:
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+        else:
+            del chars[i]
+    if n_letters and "".join(chars) == text:
+        del chars[rng.choice([i for i, c in enumerate(chars) if c.isalpha()])]
+    return "".join(chars)
+
+
+@FAST
+@given(st.text(alphabet=st.sampled_from("abAB \t.,xyé\u0301"), max_size=60), seeds, st.sampled_from([0.05, 0.5, 1.0]))
+def test_typos_draw_the_same_edits_as_rescanning_the_text(text, seed, rate):
+    assert perturb.typos(text, seed, rate=rate) == _typos_by_scanning(text, random.Random(seed), rate)
+
+
+def test_long_inputs_are_perturbed_in_about_linear_time():
+    text = CLAUSE * 1400  # about 100,000 characters
+    start = time.perf_counter()
+    for name in ("typos", "punctuation", "whitespace", "homoglyphs", "synonyms"):
+        perturb.perturb(name, text, 1, rate=1.0)
+    perturb.perturb("casing", text, 1)
+    assert time.perf_counter() - start < 5
 
 
 @FAST

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from harness.cases.render import failure_block
-from harness.cases.run import CaseResult, run_case
+from harness.cases.run import CaseResult, one_line, run_case
 from harness.cases.source import CaseFileError, read_case_file
 from harness.cases.spec import Case, build_cases
 from harness.errors import HarnessError
@@ -38,7 +38,7 @@ def load_cases(path: Path, root: Path | None = None) -> list[Case]:
     """The checked cases of one case file; CaseFileError lists every problem with its line and field."""
     root = root or path.parent
     where = relative_name(path, root)
-    cases, problems = build_cases(read_case_file(path, where), path, root)
+    cases, problems = build_cases(read_case_file(path, where), path)
     if problems:
         raise CaseFileError(where, problems)
     return cases
@@ -52,11 +52,23 @@ class CaseFile(pytest.File):
             for role in ROLES:
                 yield CaseItem.from_parent(self, name=f"{case.id}[{role}]", case=case, role=role)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        """A bad case file shows as its problems (file:line: field: what is wrong), never a traceback."""
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        """A bad case file shows as its problems (file:line: field: what is wrong), never a traceback.
+
+        Anything else that breaks while reading the file is a harness bug: it shows as one collection
+        error naming the file (the traceback with --full-trace).
+        """
         if isinstance(excinfo.value, HarnessError):
             return f"invalid case file:\n{excinfo.value}"
-        return super().repr_failure(excinfo, style)
+        if self.config.getoption("fulltrace", False):
+            return super().repr_failure(excinfo)
+        where = relative_name(self.path, self.config.rootpath)
+        error = f"{type(excinfo.value).__name__}: {one_line(str(excinfo.value))}".rstrip(": ")
+        return (
+            f"{where}: the harness failed while reading this case file ({error}).\n"
+            "  This is a harness bug, not a mistake you can see in the file: please report it with the file"
+            " (--full-trace shows the traceback)."
+        )
 
 
 class CaseItem(pytest.Item):

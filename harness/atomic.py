@@ -64,12 +64,12 @@ def atomic_write_many(files: Mapping[Path, str]) -> None:
                 handle.write(text.encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
+        for tmp, path in staged:
+            os.replace(tmp, path)
     except BaseException:
-        for tmp, _ in staged:
+        for tmp, _ in staged:  # the ones not renamed yet; a renamed one is gone from here already
             Path(tmp).unlink(missing_ok=True)
         raise
-    for tmp, path in staged:
-        os.replace(tmp, path)
 
 
 def remove_leftover_temporaries(directory: Path) -> list[Path]:

@@ -30,6 +30,28 @@ def parse_json(text: str) -> Any:
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
 
 
+def json_object(text: str, where: str, hint: str) -> dict[str, Any]:
+    """One line that must be a JSON object; anything else is a HarnessError naming `where` and the fix."""
+    from harness.errors import HarnessError
+
+    try:
+        value = parse_json(text)
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{where}: not valid JSON ({json_problem(exc)})", hint=hint) from None
+    if not isinstance(value, dict):
+        raise HarnessError(f"{where}: each line must be a JSON object, got {type(value).__name__}", hint=hint)
+    return value
+
+
+def json_lines(text: str, where: str, hint: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line, object) of each non-blank line, split on "\\n" only (JSON strings may hold U+2028 and such)."""
+    return [
+        (number, json_object(line, f"{where}:{number}", hint))
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line.strip()
+    ]
+
+
 def json_problem(exc: BaseException) -> str:
     """What is wrong with text that `parse_json` refused, for a message."""
     if isinstance(exc, json.JSONDecodeError):

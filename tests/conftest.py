@@ -32,3 +32,15 @@ def tiny_pair(tiny_dirs: dict[str, Path]):
     from harness.models.loading import LoadOptions, load_pair
 
     return load_pair(str(tiny_dirs["base"]), str(tiny_dirs["adapter"]), LoadOptions(batch_size=3))
+
+
+@pytest.fixture
+def run_on_tiny(pytester: pytest.Pytester, tiny_dirs: dict[str, Path]):
+    """Run pytest in the pytester directory (its rootdir) on the tiny base and adapter."""
+
+    def run(*args: str, subprocess: bool = False) -> pytest.RunResult:
+        runner = pytester.runpytest_subprocess if subprocess else pytester.runpytest
+        models = ("--base-model", str(tiny_dirs["base"]), "--tuned-model", str(tiny_dirs["adapter"]))
+        return runner(*models, "-p", "no:cacheprovider", f"--rootdir={pytester.path}", *args)
+
+    return run

@@ -17,7 +17,7 @@ from harness.dataquality.findings import Finding
 from harness.dataquality.records import TrainingRecord
 from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
-from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.jsonlines import json_lines
 from harness.textfiles import read_text
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
@@ -58,18 +58,7 @@ def read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     """JSON object lines of a file, failing with the file and line of the first bad one."""
     if not path.is_file():
         raise HarnessError(f"{what} {path} does not exist", hint="check the path")
-    rows = []
-    for line, raw in enumerate(read_text(path).split("\n"), start=1):  # JSON strings may hold U+2028 and such
-        if not raw.strip():
-            continue
-        try:
-            row = parse_json(raw)
-        except JSON_ERRORS as exc:
-            raise HarnessError(f"{path}:{line}: not valid JSON ({json_problem(exc)})", hint="fix that line") from None
-        if not isinstance(row, dict):
-            raise HarnessError(f"{path}:{line}: each line must be a JSON object", hint="fix that line")
-        rows.append(row | {"__line__": line})
-    return rows
+    return [row | {"__line__": line} for line, row in json_lines(read_text(path), str(path), "fix that line")]
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:

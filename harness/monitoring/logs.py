@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.jsonlines import json_object
 from harness.textfiles import MAX_TEXT_BYTES
 
 FEEDBACK_KEYS = ("thumbs", "correction", "flag", "note")
@@ -93,13 +93,7 @@ def _parse_line(raw: bytes, where: str, hint: str) -> dict[str, Any]:
             f"{where}: not UTF-8 text (byte {raw[exc.start]:#04x} at column {exc.start + 1})",
             hint="write the log as UTF-8",
         ) from None
-    try:
-        row = parse_json(text)
-    except JSON_ERRORS as exc:
-        raise HarnessError(f"{where}: not valid JSON ({json_problem(exc)})", hint=hint) from None
-    if not isinstance(row, dict):
-        raise HarnessError(f"{where}: each line must be a JSON object, got {type(row).__name__}", hint=hint)
-    return row
+    return json_object(text, where, hint)
 
 
 def _json_lines(path: Path, what: str, hint: str) -> Iterable[tuple[int, dict[str, Any]]]:

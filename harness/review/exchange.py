@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.jsonlines import json_object
 from harness.review.store import CHOICES, WINNERS, Comparison, Rating, ReviewStore, StoredItem, now
 from harness.textfiles import read_text
 
@@ -93,13 +93,7 @@ def format_of(path: Path, fmt: str | None) -> str:
 
 def _json_row(line: str, where: str) -> dict[str, Any]:
     """One JSON object; NaN/Infinity, huge numbers and deep nesting are errors naming `where`."""
-    try:
-        row = parse_json(line)
-    except JSON_ERRORS as exc:
-        raise HarnessError(f"{where}: not valid JSON ({json_problem(exc)})", hint=_FIX_ROW) from None
-    if not isinstance(row, dict):
-        raise HarnessError(f"{where}: expected one JSON object per line", hint=_FIX_ROW)
-    return row
+    return json_object(line, where, _FIX_ROW)
 
 
 def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

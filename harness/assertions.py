@@ -21,7 +21,7 @@ _SHOWN_IDS = 3
 
 
 class UnderpoweredComparisonWarning(UserWarning):
-    """A comparison passed, but on too few items to have detected a drop of the size it allows."""
+    """A comparison was let through (allow_inconclusive) although its items were too few to tell."""
 
 
 def _num(value: float) -> str:
@@ -69,39 +69,53 @@ def assert_no_regression(
     alpha: float | None = 0.05,
     candidate_label: str = "tuned",
     reference_label: str = "base",
+    allow_inconclusive: bool = False,
     seed: int = 0,
     n_resamples: int = 10_000,
 ) -> PairedComparison:
-    """Fail when the candidate is worse than the reference by more than `max_drop` and, unless alpha is None,
-    the paired test on the same items is significant at `alpha`. "Worse" follows higher_is_better.
+    """The gate's verdict as an assertion: the candidate may be worse than the reference by at most `max_drop`.
 
-    Passing on too few items to detect a drop of `max_drop` (minimum detectable effect > max_drop) warns
-    with UnderpoweredComparisonWarning. Returns the PairedComparison either way.
+    Decided as the gate decides (harness.noninferiority): it passes when the one-sided (1 - alpha) upper
+    bound of the drop is below `max_drop`, fails as "regressed" when the lower bound is above it, and
+    otherwise fails as "cannot tell" (the items are too few), naming how many items would tell, unless
+    `allow_inconclusive`, which turns that into an UnderpoweredComparisonWarning. `alpha=None` compares
+    the point values alone. "Worse" follows higher_is_better. Returns the PairedComparison (flipped items).
     """
     __tracebackhide__ = True
+    from harness.noninferiority import FAIL, PASS, margin_test
+
     if max_drop < 0:
         raise HarnessError(f"assert_no_regression: max_drop must be >= 0, got {max_drop}")
     comparison = paired_comparison(
         candidate, reference, alpha=0.05 if alpha is None else alpha, seed=seed, n_resamples=n_resamples
     )
-    significant = alpha is None or comparison.p_value < alpha
-    if comparison.drop > max_drop and significant:
-        lo, hi = comparison.ci
-        binary = comparison.test == "McNemar"
-        p = "p<0.0001" if comparison.p_value < 1e-4 else f"p={comparison.p_value:.2g}"
-        raise AssertionError(
-            f"{candidate.name} regressed: {candidate_label} {_describe(candidate)} vs {reference_label} "
-            f"{_describe(reference)}, delta {_num(comparison.delta)} [{_num(lo)}, {_num(hi)}], "
-            f"{comparison.test} {p}, {_flips(comparison, binary)}"
+    binary = comparison.test == "McNemar"
+    story = (
+        f"{candidate_label} {_describe(candidate)} vs {reference_label} {_describe(reference)}, "
+        f"delta {_num(comparison.delta)}"
+    )
+    if alpha is None:
+        if comparison.drop > max_drop:
+            raise AssertionError(f"{candidate.name} regressed: {story}, {_flips(comparison, binary)}")
+        return comparison
+    test = margin_test(
+        candidate, reference, max_drop, reference_name=reference_label, alpha=alpha, seed=seed, n_resamples=n_resamples
+    )
+    lo, hi = test.bounds
+    evidence = (
+        f"{1 - 2 * alpha:.0%} interval of the drop [{_num(lo)}, {_num(hi)}] against an allowed {_num(max_drop)}, "
+        f"{test.method}"
+    )
+    if test.verdict == FAIL:
+        p = "p<0.0001" if test.p_fail < 1e-4 else f"p={test.p_fail:.2g}"
+        raise AssertionError(f"{candidate.name} regressed: {story}, {evidence} {p}, {_flips(comparison, binary)}")
+    if test.verdict != PASS:
+        more = max(0, test.items_needed() - test.n)
+        message = (
+            f"{candidate.name}: cannot tell whether it dropped by more than {_points(candidate, max_drop)}: {story}, "
+            f"{evidence}; about {more:,} more items would tell at 80% power"
         )
-    mde = comparison.minimum_detectable_effect
-    if mde > max_drop:
-        limit = "any drop" if mde == float("inf") else f"a drop smaller than {_points(candidate, mde)}"
-        warnings.warn(
-            UnderpoweredComparisonWarning(
-                f"{candidate.name}: {comparison.n} items cannot detect {limit} at alpha={comparison.alpha:g} "
-                f"with 80% power; max_drop is {_points(candidate, max_drop)}"
-            ),
-            stacklevel=2,
-        )
+        if not allow_inconclusive:
+            raise AssertionError(message)
+        warnings.warn(UnderpoweredComparisonWarning(message), stacklevel=2)
     return comparison

@@ -33,6 +33,7 @@ class HarnessConfig:
     cache_sampled: bool = False
     baselines_dir: Path | None = None
     threads: int = 0
+    multiplicity: str = "holm"  # how the run's gated comparisons are corrected together: holm or bh
     seed: int = 0
     base_model_origin: str = ""  # set when the base was not given: where it came from
 
@@ -128,6 +129,11 @@ def resolve_config(rootdir: Path, cli: dict[str, Any]) -> HarnessConfig:
         values["base_model"] = default_base_model(str(values["tuned_model"]), bool(values.get("allow_download")))
         if values["base_model"] != DEFAULT_BASE_MODEL:
             values["base_model_origin"] = "named in the adapter's adapter_config.json"
+    if values.get("multiplicity", "holm") not in ("holm", "bh"):
+        raise HarnessError(
+            f"multiplicity must be holm or bh, got {values['multiplicity']!r}",
+            hint="holm controls the chance of any false FAIL; bh the share of false FAILs among them",
+        )
     return HarnessConfig(rootdir=rootdir, **values)
 
 
@@ -136,9 +142,9 @@ def default_base_model(tuned_model: str, allow_download: bool) -> str:
 
     A full model (or a server URL) does not say what it was fine-tuned from, so it needs --base-model.
     """
-    from harness.models.loading import DEMO_PREFIX, LoadOptions, base_for_adapter
+    from harness.models.loading import DEMO_PREFIX, SAME_AS_BASE, LoadOptions, base_for_adapter
 
-    if tuned_model.startswith(DEMO_PREFIX):
+    if tuned_model.startswith(DEMO_PREFIX) or tuned_model == SAME_AS_BASE:
         return DEFAULT_BASE_MODEL
     base = base_for_adapter(tuned_model, LoadOptions(allow_download=allow_download))
     if base is not None:

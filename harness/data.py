@@ -58,15 +58,19 @@ def _answer_among_choices(row: Mapping[str, Any]) -> str | None:
     return None
 
 
+# category: a label to filter and report by; cluster: items that are not independent (one source document,
+# one template) share a cluster, and the gate then resamples whole clusters.
+OPTIONAL_FIELDS = {"category": str, "cluster": str}
+
 MULTIPLE_CHOICE = Schema(
     "multiple choice",
     required={"id": str, "prompt": str, "choices": list, "answer": str},
-    optional={"category": str},
+    optional=OPTIONAL_FIELDS,
     row_check=_answer_among_choices,
     row_hint="make 'choices' a list of distinct, non-empty strings, and 'answer' one of them",
 )
-GENERATION = Schema("generation", required={"id": str, "prompt": str, "reference": str}, optional={"category": str})
-TEXT = Schema("text", required={"id": str, "text": str}, optional={"category": str})
+GENERATION = Schema("generation", required={"id": str, "prompt": str, "reference": str}, optional=OPTIONAL_FIELDS)
+TEXT = Schema("text", required={"id": str, "text": str}, optional=OPTIONAL_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -14,23 +14,28 @@ from harness.baselines import BaselineEntry, BaselineStore
 from harness.config import gate_rules
 from harness.errors import HarnessError
 from harness.gate import add_unmeasured, check_gate_tables, evaluate
+from harness.models.loading import SAME_AS_BASE
 from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
-from harness.report import write_reports
+from harness.report import noise_floor_lines, run_verdict, write_reports
 from harness.session import HarnessSession
 
 
 def case_pass_rates(outcomes: Sequence[CaseOutcome], rootdir: Path, base_fingerprint: str) -> list[MetricRecord]:
     """Each case file's pass rate per role, as metric records that the gate treats like any other.
 
-    The case file's own digest is its data fingerprint, so a stored pass rate of an edited file is stale.
+    The rule comes from the file's `pass_rate` (by default a drop of at most 10 points against the
+    promoted model); the case file's own digest is its data fingerprint, so a stored pass rate of an
+    edited file is stale.
     """
     if not outcomes:
         return []
+    from harness.cases.collect import case_file_rules
     from harness.metrics import pass_rate
 
     grouped: dict[tuple[str, str], dict[str, float]] = {}
     for outcome in outcomes:
         grouped.setdefault((outcome.group, outcome.role), {})[outcome.case_id] = 1.0 if outcome.passed else 0.0
+    rules = {group: case_file_rules(rootdir / group, rootdir) for group, _ in grouped}
     records = []
     for (group, role), scores in sorted(grouped.items()):
         ids = sorted(scores)
@@ -46,7 +51,7 @@ def case_pass_rates(outcomes: Sequence[CaseOutcome], rootdir: Path, base_fingerp
                 base_fingerprint=base_fingerprint,
                 data_fingerprint=digest,
                 data_path=group,
-                rules={"max_drop_vs_base": 0.0, "alpha": 0.05},
+                rules=dict(rules[group]),
             )
         )
     return records
@@ -70,8 +75,15 @@ def write_outputs(harness: HarnessSession, path: Path) -> Path:
     return path
 
 
-def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[str, Any]) -> bool:
-    """Evaluate the gate over everything recorded; write reports and baselines. True when the gate failed."""
+PROMOTE, DO_NOT_PROMOTE, INCONCLUSIVE = "PROMOTE", "DO NOT PROMOTE", "INCONCLUSIVE"
+
+
+def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[str, Any]) -> str:
+    """Evaluate the gate over everything recorded; write reports and baselines; return the run's verdict.
+
+    PROMOTE, DO NOT PROMOTE (a gated metric or a test failed) or INCONCLUSIVE (nothing failed, but some
+    gated drop cannot be told from the margin on these eval sets).
+    """
     config = harness.config
     if harness.outputs:
         path = write_outputs(harness, config.harness_cache_dir / "runs" / "last" / "outputs.jsonl")
@@ -79,26 +91,32 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     cases = case_pass_rates(harness.case_outcomes, config.rootdir, _base_fingerprint(harness))
     records = harness.sorted_records() + cases
     if not records and not harness.unmeasured:
-        return False
+        return DO_NOT_PROMOTE if session_failed else PROMOTE
     store = BaselineStore(config.baselines_directory)
     suites = sorted({r.suite for r in records} | {u.suite for u in harness.unmeasured})
     stored = {suite: store.load(suite) for suite in suites}
+    if config.tuned_model == SAME_AS_BASE:  # an A/A run measures noise; the promoted model is not in question
+        stored = {suite: {**refs, "promoted": {}} for suite, refs in stored.items()}
     rules = gate_rules(config.rootdir)
     known = {r.result.name for r in records} | store.metric_names()
     check_gate_tables(rules, known, str(config.rootdir / "pyproject.toml"))
-    verdicts = evaluate(records, stored, rules)
+    verdicts = evaluate(records, stored, rules, correction=config.multiplicity)
     harness.verdicts = add_unmeasured(verdicts, harness.unmeasured, stored, records)
-    gate_failed = any(not v.passed for v in harness.verdicts)
+    if config.tuned_model == SAME_AS_BASE:
+        harness.messages += noise_floor_lines(harness.verdicts)
+    verdict = DO_NOT_PROMOTE if session_failed else run_verdict(harness.verdicts)
+    allow_inconclusive = bool(flags.get("allow_inconclusive"))
+    blocked = verdict == DO_NOT_PROMOTE or (verdict == INCONCLUSIVE and not allow_inconclusive)
     write_reports(harness.verdicts, _path(flags.get("json")), _path(flags.get("markdown")))
     today = dt.date.today().isoformat()
     updates: dict[tuple[str, str], dict[str, BaselineEntry]] = {}
     if flags.get("update_baselines"):
         updates |= {(suite, BASE): e for suite in suites if (e := _entries(records, suite, BASE, today))}
     if flags.get("promote"):
-        if (gate_failed or session_failed) and not flags.get("force"):
+        if blocked and not flags.get("force"):
             harness.messages.append(
-                "not promoted: the run failed, so the promoted baselines were left as they were "
-                "(fix the failures, or pass --force to promote anyway)"
+                f"not promoted: the run's verdict is {verdict}, so the promoted baselines were left as they were "
+                "(fix the failures, grow the eval sets, or pass --force to promote anyway)"
             )
         else:
             updates |= {(suite, "promoted"): e for suite in suites if (e := _entries(records, suite, TUNED, today))}
@@ -111,7 +129,7 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
                 if kind == BASE
                 else f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}"
             )
-    return gate_failed
+    return verdict
 
 
 def _base_fingerprint(harness: HarnessSession) -> str:

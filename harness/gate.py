@@ -11,8 +11,10 @@ from harness.baselines import BaselineEntry
 from harness.environment import differences
 from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
+from harness.noninferiority import FAIL, INCONCLUSIVE, PASS, MarginTest, adjust, margin_test
 from harness.records import BASE, TUNED, MetricRecord, Unmeasured
 
+DEFAULT_ALPHA = 0.05  # of every gated drop's non-inferiority test, unless the rule sets alpha
 RULE_KEYS = ("floor", "floor_lower_bound", "ceiling", "max_drop", "max_drop_vs_base", "max_drop_vs_promoted", "alpha")
 
 
@@ -122,25 +124,39 @@ class Verdict:
     environment_changes: list[str] = field(default_factory=list)  # stored reference vs this run, e.g. torch
     not_measured: str = ""  # why the tuned (or base) result is missing: the failing test's error
     notes: list[str] = field(default_factory=list)  # e.g. why a paired test could not run
+    margin_tests: list[MarginTest] = field(default_factory=list)  # one per gated drop rule
+    inconclusive: list[str] = field(default_factory=list)  # why a gated drop could not be decided
+    clusters: Mapping[str, str] = field(default_factory=dict)  # item id -> cluster, when the eval set has them
 
     @property
     def passed(self) -> bool:
-        return not self.failures
+        """No failure (an INCONCLUSIVE verdict has not passed either: see `status`)."""
+        return not self.failures and not self.inconclusive
+
+    @property
+    def status(self) -> str:
+        """FAIL, INCONCLUSIVE or PASS."""
+        return FAIL if self.failures else INCONCLUSIVE if self.inconclusive else PASS
+
+    def test_against(self, reference: str) -> MarginTest | None:
+        return next((t for t in self.margin_tests if t.reference == reference), None)
 
     @property
     def direction(self) -> str:
-        """better / worse / same vs base (significance at 0.05 when per-item scores allow a paired test)."""
+        """better / worse / same vs base (the paired test at the rule's alpha, 0.05 by default)."""
         if self.tuned is None or self.base is None:
             return "-"
         c = self.vs_base
         delta = c.delta if c is not None else self.tuned.value - self.base.value
-        if delta == 0 or (c is not None and c.p_value >= 0.05):
+        if delta == 0 or (c is not None and c.p_value >= (self.rule.alpha or DEFAULT_ALPHA)):
             return "same"
         improved = delta > 0 if self.tuned.higher_is_better else delta < 0
         return "better" if improved else "worse"
 
 
-def _paired(verdict: Verdict, label: str, candidate: MetricResult, reference: MetricResult) -> Any:
+def _paired(
+    verdict: Verdict, label: str, candidate: MetricResult, reference: MetricResult, n_resamples: int = 10_000
+) -> Any:
     """The paired comparison, or None with the reason noted on the verdict (never dropped silently)."""
     from harness.stats import paired_comparison
 
@@ -155,38 +171,79 @@ def _paired(verdict: Verdict, label: str, candidate: MetricResult, reference: Me
         )
         return None
     try:
-        return paired_comparison(candidate, reference)
+        return paired_comparison(candidate, reference, n_resamples=n_resamples)
     except HarnessError as exc:
         verdict.notes.append(f"{verdict.metric} vs {label}: no paired test ({str(exc).splitlines()[0]})")
         return None
 
 
-def _check_drop(verdict: Verdict, label: str, reference: MetricResult, comparison: Any, limit: Threshold) -> None:
+def _margin_test(verdict: Verdict, label: str, reference: MetricResult, limit: Threshold, n_resamples: int) -> None:
+    """A non-inferiority test of the drop against `reference`, or an INCONCLUSIVE reason when none can run."""
     tuned = verdict.tuned
     assert tuned is not None
-    drop = worse_by(tuned.value, reference.value, tuned.higher_is_better)
-    allowed = limit.allowed(reference.value)
-    if drop <= allowed:
+    margin = limit.allowed(reference.value)
+    comparison = verdict.vs_base if label == BASE else verdict.vs_promoted
+    if comparison is None:  # _paired has noted why (no per-item scores, other items)
+        drop = worse_by(tuned.value, reference.value, tuned.higher_is_better)
+        verdict.inconclusive.append(
+            f"{verdict.metric} vs {label}: drop {drop:.3f} against an allowed {margin:.3f} cannot be tested "
+            "without per-item scores on the same items"
+        )
         return
-    alpha = verdict.rule.alpha
-    if alpha is not None and comparison is not None:
-        if comparison.p_value >= alpha:
-            return  # larger than allowed, but not distinguishable from noise at this alpha
-        evidence = f", {comparison.test} p={comparison.p_value:.2g} < {alpha:g}"
-    else:
-        evidence = ""
-    verdict.failures.append(
-        f"{verdict.metric} dropped vs {label}: {reference.value:.3f} -> {tuned.value:.3f} "
-        f"(drop {drop:.3f} > allowed {allowed:.3f}{evidence})"
-    )
+    try:
+        test = margin_test(
+            tuned,
+            reference,
+            margin,
+            reference_name=label,
+            alpha=verdict.rule.alpha or DEFAULT_ALPHA,
+            clusters=verdict.clusters or None,
+            n_resamples=n_resamples,
+        )
+    except HarnessError as exc:
+        verdict.inconclusive.append(f"{verdict.metric} vs {label}: cannot be tested ({str(exc).splitlines()[0]})")
+        return
+    verdict.margin_tests.append(test)
+
+
+def _decide(verdict: Verdict) -> None:
+    """Turn the (multiplicity-adjusted) margin tests into failures and INCONCLUSIVE reasons."""
+    tuned = verdict.tuned
+    assert tuned is not None
+    for test in verdict.margin_tests:
+        reference = verdict.base if test.reference == BASE else verdict.promoted
+        assert reference is not None
+        confidence = f"{1 - 2 * test.alpha:.0%}"
+        interval = f"{confidence} interval of the drop [{test.bounds[0]:.3f}, {test.bounds[1]:.3f}]"
+        if test.verdict == FAIL:
+            verdict.failures.append(
+                f"{verdict.metric} dropped vs {test.reference}: {reference.value:.3f} -> {tuned.value:.3f} "
+                f"(drop {test.drop:.3f}, {interval} lies above the allowed {test.margin:.3f}; "
+                f"{test.method}, p={test.p_fail:.2g}, adjusted {test.p_fail_adjusted:.2g} < {test.alpha:g})"
+            )
+        elif test.verdict == INCONCLUSIVE:
+            more = max(0, test.items_needed() - test.n)
+            verdict.inconclusive.append(
+                f"{verdict.metric} vs {test.reference}: drop {test.drop:.3f}, {interval} contains the allowed "
+                f"{test.margin:.3f}; about {more:,} more paired items would tell a drop of {test.margin:.3f} "
+                "from none at 80% power"
+            )
 
 
 def evaluate(
     records: Sequence[MetricRecord],
     stored: Mapping[str, Mapping[str, Mapping[str, BaselineEntry]]],
     config_rules: Mapping[str, GateRule],
+    *,
+    correction: str = "holm",
+    n_resamples: int = 10_000,
 ) -> list[Verdict]:
-    """Gate verdicts for every (suite, metric) measured in this run, in a fixed order."""
+    """Gate verdicts for every (suite, metric) measured in this run, in a fixed order.
+
+    Every gated drop is a non-inferiority test (harness.noninferiority); the FAIL p-values of all of the
+    run's gated comparisons are corrected together (`correction`: holm or bh), so a run with many gated
+    metrics does not fail by chance more often than alpha.
+    """
     by_key: dict[tuple[str, str], dict[str, MetricRecord]] = {}
     for record in records:
         by_key.setdefault((record.suite, record.result.name), {})[record.role] = record
@@ -207,9 +264,16 @@ def evaluate(
             rule,
         )
         if tuned_record is not None:
+            verdict.clusters = dict(tuned_record.clusters)
             _attach_stored(verdict, tuned_record, refs)
-            _judge(verdict)
+            _judge(verdict, n_resamples)
         verdicts.append(verdict)
+    tests = [t for v in verdicts for t in v.margin_tests]
+    adjusted = iter(adjust(tests, correction))
+    for verdict in verdicts:
+        verdict.margin_tests = [next(adjusted) for _ in verdict.margin_tests]
+        if verdict.tuned is not None:
+            _decide(verdict)
     return verdicts
 
 
@@ -242,13 +306,13 @@ def _attach_stored(verdict: Verdict, tuned: MetricRecord, refs: Mapping[str, Map
             verdict.base_from_store = True
 
 
-def _judge(verdict: Verdict) -> None:
+def _judge(verdict: Verdict, n_resamples: int) -> None:
     tuned, rule = verdict.tuned, verdict.rule
     assert tuned is not None
     if verdict.base is not None:
-        verdict.vs_base = _paired(verdict, "base", tuned, verdict.base)
+        verdict.vs_base = _paired(verdict, "base", tuned, verdict.base, n_resamples)
     if verdict.promoted is not None:
-        verdict.vs_promoted = _paired(verdict, "promoted", tuned, verdict.promoted)
+        verdict.vs_promoted = _paired(verdict, "promoted", tuned, verdict.promoted, n_resamples)
     if rule.floor is not None and tuned.value < rule.floor:
         verdict.failures.append(f"{verdict.metric} is below its floor: {tuned.value:.3f} < {rule.floor:g}")
     if rule.floor_lower_bound is not None and tuned.ci[0] < rule.floor_lower_bound:
@@ -256,9 +320,9 @@ def _judge(verdict: Verdict) -> None:
     if rule.ceiling is not None and tuned.value > rule.ceiling:
         verdict.failures.append(f"{verdict.metric} is above its ceiling: {tuned.value:.3f} > {rule.ceiling:g}")
     if rule.max_drop_vs_base is not None and verdict.base is not None:
-        _check_drop(verdict, "base", verdict.base, verdict.vs_base, rule.max_drop_vs_base)
+        _margin_test(verdict, BASE, verdict.base, rule.max_drop_vs_base, n_resamples)
     if rule.max_drop_vs_promoted is not None and verdict.promoted is not None:
-        _check_drop(verdict, "promoted", verdict.promoted, verdict.vs_promoted, rule.max_drop_vs_promoted)
+        _margin_test(verdict, "promoted", verdict.promoted, rule.max_drop_vs_promoted, n_resamples)
 
 
 def add_unmeasured(

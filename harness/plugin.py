@@ -57,6 +57,10 @@ _OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("--threads", {"help": "torch threads per process (default: cores / xdist workers)"}),
+    (
+        "--multiplicity",
+        {"help": "correction of the run's gated comparisons taken together: holm (default) or bh"},
+    ),
     ("--baselines-dir", {"help": "where baselines are stored (default: baselines/)"}),
 ]
 
@@ -66,6 +70,10 @@ _FLAGS: list[tuple[str, str]] = [
     ("--update-baselines", "rewrite the stored `base` baselines of the selected tests from this run"),
     ("--promote", "after a passing run, store the tuned model's results as the new `promoted` baseline"),
     ("--force", "with --promote: promote even though the run failed"),
+    (
+        "--allow-inconclusive",
+        "let INCONCLUSIVE gated metrics (eval sets too small to tell) warn instead of failing the run",
+    ),
 ]
 
 
@@ -183,7 +191,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             item.add_marker(pytest.mark.skip(reason=f"base results reused from {store.path_for(suite)}"))
 
 
+EXIT_INCONCLUSIVE = 6  # no gated metric failed, but some could not be decided (documented in the README)
 GATE_FAILED = "failed the gate"  # the key of failed gated metrics in pytest's closing line
+GATE_INCONCLUSIVE = "inconclusive"
 UNMEASURED = "harness_unmeasured"  # a user property on the report of a failed test that records metrics
 
 
@@ -327,6 +337,7 @@ def record_metric(request: pytest.FixtureRequest, harness_session: HarnessSessio
                 decoding=decoding.key() if decoding is not None else "",
                 rules=rules,
                 environment=describe(model),
+                clusters=_clusters(eval_set),
             )
         )
         if outputs is not None:
@@ -351,6 +362,12 @@ def _record_outputs(harness: HarnessSession, outputs: Any, eval_set: Any, role: 
                 name, item_id, role, row.get("prompt", ""), text, reference, row.get("category") or "", suite, model
             )
         )
+
+
+def _clusters(eval_set: Any) -> dict[str, str]:
+    """item id -> cluster for an eval set whose rows name a `cluster` (else empty: items are independent)."""
+    rows = getattr(eval_set, "rows", ())
+    return {str(row["id"]): str(row["cluster"]) for row in rows if row.get("cluster") is not None}
 
 
 def _relative(path: Path | None, root: Path) -> str:
@@ -392,15 +409,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     harness.add_model_calls(harness.own_model_calls())
     if line := harness.model_calls_line():
         harness.messages.append(line)
-    from harness.finish import finish_run
+    from harness.finish import DO_NOT_PROMOTE, INCONCLUSIVE, finish_run
 
     try:
-        failed = finish_run(harness, session_failed=session.exitstatus != 0, flags=_flags(config))
+        verdict = finish_run(harness, session_failed=session.exitstatus != 0, flags=_flags(config))
     except HarnessError as exc:
         harness.messages.append(f"ERROR {exc}")
-        failed = True
-    if failed and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        verdict = DO_NOT_PROMOTE
+    harness.run_verdict = verdict
+    if session.exitstatus == pytest.ExitCode.OK:
+        if verdict == DO_NOT_PROMOTE:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        elif verdict == INCONCLUSIVE and not config.getoption("harness_allow_inconclusive"):
+            session.exitstatus = EXIT_INCONCLUSIVE
 
 
 def _flags(config: pytest.Config) -> dict[str, Any]:
@@ -410,6 +431,7 @@ def _flags(config: pytest.Config) -> dict[str, Any]:
         "update_baselines": config.getoption("harness_update_baselines"),
         "json": config.getoption("harness_json"),
         "markdown": config.getoption("harness_markdown"),
+        "allow_inconclusive": config.getoption("harness_allow_inconclusive"),
     }
 
 
@@ -428,14 +450,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     from harness.report import terminal_lines
 
-    # pytest's own closing line says it too: "4 passed, 1 failed the gate in 3.2s"
-    if failed := [v for v in harness.verdicts if not v.passed]:
+    # pytest's own closing line says it too: "4 passed, 1 failed the gate, 2 inconclusive in 3.2s"
+    if failed := [v for v in harness.verdicts if v.failures]:
         terminalreporter.stats.setdefault(GATE_FAILED, []).extend(failed)
+    if undecided := [v for v in harness.verdicts if v.inconclusive and not v.failures]:
+        terminalreporter.stats.setdefault(GATE_INCONCLUSIVE, []).extend(undecided)
     terminalreporter.section("promotion gate: tuned vs base and promoted")
     for line in terminal_lines(harness.verdicts) if harness.verdicts else []:
-        terminalreporter.write_line(line, red=line.startswith("FAIL"), yellow=line.startswith(("stale", "environment")))
+        terminalreporter.write_line(
+            line, red=line.startswith("FAIL"), yellow=line.startswith(("stale", "environment", "INCONCLUSIVE"))
+        )
     for message in harness.messages:
-        terminalreporter.write_line(message, red=message.startswith(("ERROR", "not promoted")))
+        terminalreporter.write_line(message, red=message.startswith(("ERROR", "not promoted", "likely loading")))
+    if harness.run_verdict:
+        headline = headline_line(harness.run_verdict, terminalreporter.stats, config)
+        terminalreporter.write_line(headline, bold=True, green=headline.endswith("PROMOTE"), red="NOT" in headline)
+
+
+def headline_line(verdict: str, stats: dict[str, list[Any]], config: pytest.Config) -> str:
+    """'verdict: PROMOTE', or the verdict with every reason the run does not exit 0."""
+    reasons = []
+    if tests := len(stats.get("failed", [])) + len(stats.get("error", [])):
+        reasons.append(f"{tests} test(s) failed or errored (must-pass cases, floors, collection)")
+    if gated := len(stats.get(GATE_FAILED, [])):
+        reasons.append(f"{gated} gated metric(s) failed")
+    if undecided := len(stats.get(GATE_INCONCLUSIVE, [])):
+        allowed = " (allowed by --allow-inconclusive)" if config.getoption("harness_allow_inconclusive") else ""
+        reasons.append(f"{undecided} gated metric(s) inconclusive{allowed}")
+    return f"verdict: {verdict}" + (f": {'; '.join(reasons)}" if reasons else "")
 
 
 class _XdistController:

@@ -66,6 +66,7 @@ class MetricRecord:
     decoding: str = ""
     rules: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)  # harness.environment.describe()
+    clusters: dict[str, str] = field(default_factory=dict)  # item id -> cluster, from the eval set's `cluster`
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -84,6 +85,7 @@ class MetricRecord:
             "decoding": self.decoding,
             "rules": _json_safe(self.rules),
             "environment": _json_safe(self.environment),
+            "clusters": dict(self.clusters),
             "result": result_to_dict(self.result),
         }
 
@@ -102,6 +104,7 @@ class MetricRecord:
             decoding=data.get("decoding", ""),
             rules=dict(data.get("rules", {})),
             environment=dict(data.get("environment", {})),
+            clusters=dict(data.get("clusters", {})),
         )
 
 

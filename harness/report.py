@@ -11,9 +11,19 @@ from harness.atomic import atomic_write_text
 from harness.environment import summary_line
 from harness.gate import Verdict
 from harness.metrics.result import MetricResult
+from harness.noninferiority import MarginTest
 from harness.records import result_to_dict
 
-HEADER = ["suite", "metric", "base", "promoted", "tuned", "delta vs base [95% CI]", "delta vs promoted", "verdict"]
+HEADER = [
+    "suite",
+    "metric",
+    "base",
+    "promoted",
+    "tuned",
+    "delta vs base [CI] test",
+    "delta vs promoted [CI] test",
+    "verdict",
+]
 
 
 def _value(result: MetricResult | None, *, ci: bool = True) -> str:
@@ -27,16 +37,37 @@ def _signed(x: float) -> str:
     return f"{x + 0.0 if round(x, 3) else 0.0:+.3f}"
 
 
-def _delta(comparison: Any, tuned: MetricResult | None, reference: MetricResult | None, *, ci: bool) -> str:
+def _short_method(method: str) -> str:
+    return "Tango" if method.startswith("Tango") else "cluster bootstrap" if "cluster" in method else "bootstrap"
+
+
+def _margin_cell(test: MarginTest, higher_is_better: bool) -> str:
+    """delta [lo, hi] at 1 - 2 alpha, in the metric's own direction, with the test and its p-values."""
+    sign = -1.0 if higher_is_better else 1.0
+    delta, ends = sign * test.drop, sorted(sign * b for b in test.bounds)
+    p = f"within p={test.p_pass:.2g}, beyond p={test.p_fail:.2g} (adj {test.p_fail_adjusted:.2g})"
+    return f"{_signed(delta)} [{_signed(ends[0])}, {_signed(ends[1])}] {_short_method(test.method)}: {p}"
+
+
+def _delta(
+    comparison: Any,
+    tuned: MetricResult | None,
+    reference: MetricResult | None,
+    *,
+    ci: bool,
+    test: MarginTest | None = None,
+) -> str:
     if tuned is None or reference is None:
         return "-"
+    if test is not None:
+        return _margin_cell(test, tuned.higher_is_better)
     if comparison is None:
         return _signed(tuned.value - reference.value)
     p = "p<0.0001" if comparison.p_value < 1e-4 else f"p={comparison.p_value:.3g}"
     if not ci:
-        return f"{_signed(comparison.delta)} ({p})"
+        return f"{_signed(comparison.delta)} ({comparison.test} {p})"
     lo, hi = comparison.ci
-    return f"{_signed(comparison.delta)} [{_signed(lo)}, {_signed(hi)}] {p}"
+    return f"{_signed(comparison.delta)} [{_signed(lo)}, {_signed(hi)}] {comparison.test} {p}"
 
 
 def verdict_label(verdict: Verdict) -> str:
@@ -44,7 +75,7 @@ def verdict_label(verdict: Verdict) -> str:
         return "FAIL (not measured)"
     if verdict.tuned is None:
         return "base only"
-    return ("FAIL" if verdict.failures else "ok") + f" ({verdict.direction})" * (verdict.direction != "-")
+    return verdict.status + f" ({verdict.direction})" * (verdict.direction != "-")
 
 
 def table_rows(verdicts: Sequence[Verdict], *, ci: bool = True) -> list[list[str]]:
@@ -55,8 +86,8 @@ def table_rows(verdicts: Sequence[Verdict], *, ci: bool = True) -> list[list[str
             _value(v.base, ci=ci) + (" (stored)" if v.base_from_store else ""),
             _value(v.promoted, ci=False),
             _value(v.tuned, ci=ci),
-            _delta(v.vs_base, v.tuned, v.base, ci=ci),
-            _delta(v.vs_promoted, v.tuned, v.promoted, ci=False),
+            _delta(v.vs_base, v.tuned, v.base, ci=ci, test=v.test_against("base")),
+            _delta(v.vs_promoted, v.tuned, v.promoted, ci=False, test=v.test_against("promoted")),
             verdict_label(v),
         ]
         for v in verdicts
@@ -76,6 +107,7 @@ def render_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[s
 def notes(verdicts: Sequence[Verdict]) -> list[str]:
     """Gate failures and stale baselines, one line each."""
     lines = [f"FAIL {failure}" for v in verdicts for failure in v.failures]
+    lines += [f"INCONCLUSIVE {reason}" for v in verdicts for reason in v.inconclusive]
     lines += [f"stale: {s}" for v in verdicts for s in v.stale]
     lines += [f"note: {n}" for v in verdicts for n in v.notes]
     if environment := summary_line([change for v in verdicts for change in v.environment_changes]):
@@ -112,7 +144,13 @@ def terminal_lines(verdicts: Sequence[Verdict]) -> list[str]:
 def markdown(verdicts: Sequence[Verdict], title: str = "Promotion gate") -> str:
     """A Markdown summary ready to post on a pull request."""
     failed = [v for v in verdicts if v.failures]
-    status = f"**{len(failed)} metric(s) failed the gate**" if failed else "**All gated metrics passed**"
+    undecided = [v for v in verdicts if v.inconclusive and not v.failures]
+    if failed:
+        status = f"**{len(failed)} metric(s) failed the gate**"
+    elif undecided:
+        status = f"**{len(undecided)} metric(s) inconclusive: the eval sets cannot tell**"
+    else:
+        status = "**All gated metrics passed**"
     lines = [f"## {title}", "", status, "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     for row in table_rows(verdicts):
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
@@ -132,6 +170,52 @@ def _comparison_dict(comparison: Any) -> dict[str, Any] | None:
     }
 
 
+def _margin_dict(test: MarginTest) -> dict[str, Any]:
+    return {
+        "reference": test.reference,
+        "verdict": test.verdict,
+        "drop": test.drop,
+        "bounds": list(test.bounds),
+        "confidence": 1 - 2 * test.alpha,
+        "margin": test.margin,
+        "alpha": test.alpha,
+        "p_within_margin": test.p_pass,
+        "p_beyond_margin": test.p_fail,
+        "p_beyond_margin_adjusted": test.p_fail_adjusted,
+        "method": test.method,
+        "n": test.n,
+        "items_needed": test.items_needed(),
+        "minimum_detectable_drop": test.minimum_detectable_drop,
+    }
+
+
+def noise_floor_lines(verdicts: Sequence[Verdict]) -> list[str]:
+    """For an A/A run (the base against itself): each metric's difference is the stack's own noise; a gated
+    margin no larger than that noise cannot tell a fine-tune from a rerun, and is flagged."""
+    measured = [v for v in verdicts if v.tuned is not None and v.base is not None]
+    if not measured:
+        return []
+    parts, flagged = [], []
+    for v in measured:
+        assert v.tuned is not None and v.base is not None
+        noise = abs(v.tuned.value - v.base.value)
+        margins = [t.margin for t in v.margin_tests]
+        parts.append(f"{v.metric} {noise:.3g}" + (f" (margin {min(margins):.3g})" if margins else ""))
+        if margins and min(margins) <= noise:
+            flagged.append(f"{v.metric}: margin {min(margins):.3g} <= noise {noise:.3g}")
+    lines = ["A/A noise floor, |tuned - base| with the base against itself: " + ", ".join(parts)]
+    if flagged:
+        lines.append("margins no larger than the noise (a rerun alone could cross them): " + "; ".join(flagged))
+    return lines
+
+
+def run_verdict(verdicts: Sequence[Verdict]) -> str:
+    """PROMOTE, DO NOT PROMOTE (a gated metric failed) or INCONCLUSIVE (none failed, some cannot be told)."""
+    if any(v.failures for v in verdicts):
+        return "DO NOT PROMOTE"
+    return "INCONCLUSIVE" if any(v.inconclusive for v in verdicts) else "PROMOTE"
+
+
 def as_json(verdicts: Sequence[Verdict]) -> str:
     """The same verdicts as JSON (per-item scores left out; they live in the baselines)."""
 
@@ -143,6 +227,7 @@ def as_json(verdicts: Sequence[Verdict]) -> str:
         return data
 
     document = {
+        "verdict": run_verdict(verdicts),
         "passed": all(v.passed for v in verdicts),
         "metrics": [
             {
@@ -156,6 +241,9 @@ def as_json(verdicts: Sequence[Verdict]) -> str:
                 "vs_promoted": _comparison_dict(v.vs_promoted),
                 "direction": v.direction,
                 "passed": v.passed,
+                "status": v.status if v.tuned is not None or v.not_measured else "base only",
+                "margin_tests": [_margin_dict(t) for t in v.margin_tests],
+                "inconclusive": v.inconclusive,
                 "failures": v.failures,
                 "stale": v.stale,
                 "not_measured": v.not_measured,

@@ -89,20 +89,32 @@ def _warn_if_far_below_chance(model: Model, eval_set: EvalSet, choices: Choices)
 
 @dataclass(frozen=True)
 class Answers:
-    """A model's greedy answers to a generation eval set, in eval-set order."""
+    """A model's answers to a generation eval set, in eval-set order (the first sample when several)."""
 
     ids: list[str]
     references: list[str]
     generations: list[Generation]
+    samples: tuple[list[Generation], ...] = ()  # with DecodingSettings(samples=K): K lists, each one per item
 
     @property
     def texts(self) -> list[str]:
         return [g.text.strip() for g in self.generations]
 
+    def each_sample(self) -> list[Answers]:
+        """One Answers per sample (a single one for greedy decoding), to score and then `metrics.sample_mean`."""
+        return [Answers(self.ids, self.references, sample) for sample in self.samples] or [self]
+
 
 def answers(model: Model, eval_set: EvalSet, settings: DecodingSettings) -> Answers:
-    """Greedy answers to each prompt (cut at the settings' stop strings)."""
-    return Answers(eval_set.ids, eval_set["reference"], model.generate(eval_set["prompt"], settings))
+    """Answers to each prompt (cut at the settings' stop strings); `settings.samples` of them when sampling.
+
+    With K samples each prompt is asked K times in one call, so the draws are seeded and repeatable.
+    """
+    prompts = eval_set["prompt"]
+    k = settings.samples
+    generations = model.generate([p for p in prompts for _ in range(k)], settings)
+    per_sample = tuple([generations[i * k + j] for i in range(len(prompts))] for j in range(k))
+    return Answers(eval_set.ids, eval_set["reference"], per_sample[0], per_sample if k > 1 else ())
 
 
 def rolling_loglikelihoods(model: Model, texts: Sequence[str]) -> list[RollingLoglikelihood]:

@@ -34,6 +34,7 @@ class HarnessSession:
     outputs: dict[tuple[str, str, str], OutputRecord] = field(default_factory=dict)
     verdicts: list[Any] = field(default_factory=list)  # harness.gate.Verdict, set at the end of the run
     messages: list[str] = field(default_factory=list)  # end-of-run lines for the terminal summary
+    run_verdict: str = ""  # PROMOTE / DO NOT PROMOTE / INCONCLUSIVE, set at the end of the run
     # per role: answers asked for, answers from the cache, seconds in model calls (summed over xdist workers)
     model_calls: dict[str, dict[str, float]] = field(default_factory=dict)
     _pair: ModelPair | None = None

@@ -238,7 +238,7 @@ class PairedComparison:
         return -self.delta if self.higher_is_better else self.delta
 
 
-def _check_same_items(candidate: MetricResult, reference: MetricResult) -> list[str]:
+def check_same_items(candidate: MetricResult, reference: MetricResult) -> list[str]:
     only_candidate = sorted(set(candidate.per_item) - set(reference.per_item))
     only_reference = sorted(set(reference.per_item) - set(candidate.per_item))
     if only_candidate or only_reference:
@@ -268,6 +268,84 @@ def _corpus_data(result: MetricResult, ids: Sequence[str]) -> tuple[Any, np.ndar
         return None
     columns = np.asarray(stats["columns"], dtype=np.float64)
     return spec, columns.T[[position[i] for i in ids]]
+
+
+def is_mean_of_items(*results: MetricResult) -> bool:
+    """Whether each result is the mean of its per-item scores (no corpus statistic to recompute)."""
+    return all(not result.details.get("statistic") for result in results)
+
+
+@dataclass(frozen=True)
+class DeltaDraws:
+    """Paired-bootstrap draws of candidate - reference on one metric."""
+
+    delta: float  # the observed difference
+    draws: np.ndarray  # the difference on each resample
+    jackknife: np.ndarray  # the difference with each unit left out once (for the BCa acceleration)
+    method: str  # how it was resampled, for the report
+    units: int  # what was resampled: items, or clusters of items
+
+
+def _group_rows(rows: np.ndarray, ids: Sequence[str], clusters: Mapping[str, str]) -> np.ndarray:
+    """Per-cluster sums of additive per-item rows (clusters in first-seen order)."""
+    missing = [i for i in ids if i not in clusters]
+    if missing:
+        raise HarnessError(f"items without a cluster: {', '.join(missing[:5])}", hint="give every item a cluster")
+    order: dict[str, int] = {}
+    index = np.array([order.setdefault(str(clusters[i]), len(order)) for i in ids])
+    grouped = np.zeros((len(order), rows.shape[1]))
+    np.add.at(grouped, index, rows)
+    return grouped
+
+
+def paired_delta_draws(
+    candidate: MetricResult,
+    reference: MetricResult,
+    ids: Sequence[str],
+    *,
+    clusters: Mapping[str, str] | None = None,
+    n_resamples: int = 10_000,
+    seed: int = 0,
+) -> DeltaDraws:
+    """Bootstrap the difference of the metric itself: the same item (or cluster) draws for both models.
+
+    A corpus statistic (BLEU, macro F1, perplexity) is recomputed from its per-item sufficient statistics on
+    every resample; any other metric is the mean of its per-item scores.
+    """
+    corpus_c, corpus_r = _corpus_data(candidate, ids), _corpus_data(reference, ids)
+    if corpus_c is not None and corpus_r is not None and corpus_c[0] == corpus_r[0]:
+        from harness.metrics.corpus import statistic_from_spec
+
+        additive, finish = statistic_from_spec(corpus_c[0])
+        first, second = additive(corpus_c[1]), additive(corpus_r[1])
+        k = first.shape[1]
+        rows = np.hstack([first, second])
+        statistic: Statistic = lambda sums: finish(sums[:, :k]) - finish(sums[:, k:])  # noqa: E731
+        # From the same sums the resamples use (not the stored values, which are rounded): the observed
+        # difference and its bootstrap draws then agree exactly when nothing changed.
+        delta = float(np.asarray(statistic(rows.sum(axis=0)[None, :]))[0])
+        what = f"corpus {corpus_c[0].get('kind', 'statistic')}"
+    elif is_mean_of_items(candidate, reference):
+        differences = np.array([candidate.per_item[i] - reference.per_item[i] for i in ids], dtype=np.float64)
+        rows = np.column_stack([differences, np.ones(len(ids))])
+        statistic = lambda sums: sums[:, 0] / sums[:, 1]  # noqa: E731
+        delta = float(differences.mean())
+        what = "mean"
+    else:
+        raise HarnessError(
+            f"{candidate.name}: the two results are different corpus statistics and cannot be compared",
+            hint="record both with the same metric function",
+        )
+    if clusters:
+        rows = _group_rows(rows, ids, clusters)
+        method = f"cluster bootstrap of the {what} ({len(rows)} clusters)"
+    else:
+        method = f"paired bootstrap of the {what}"
+    draws = bootstrap_distribution(rows, statistic, n_resamples=n_resamples, seed=seed)
+    jackknife = (
+        np.asarray(statistic(rows.sum(axis=0)[None, :] - rows), dtype=np.float64) if len(rows) > 1 else draws[:0]
+    )
+    return DeltaDraws(delta, draws, jackknife, method, len(rows))
 
 
 def _delta_interval(
@@ -324,7 +402,7 @@ def paired_comparison(
 
     if not 0 < alpha < 1:
         raise HarnessError(f"alpha must be between 0 and 1, got {alpha}")
-    ids = _check_same_items(candidate, reference)
+    ids = check_same_items(candidate, reference)
     n = len(ids)
     mirrored = _canonical_key(candidate, ids) > _canonical_key(reference, ids)
     first, second = (reference, candidate) if mirrored else (candidate, reference)

@@ -17,7 +17,7 @@ def test_general_accuracy(model, general_probes, record_metric):
 
 
 def test_no_forgetting(base_model, tuned_model, general_probes):
-    """Fails, in one line, when general accuracy drops more than 5 points and the drop is significant."""
+    """Fails, in one line, unless general accuracy is shown to drop by less than 5 points."""
     assert_no_regression(
         general_accuracy(tuned_model, general_probes),
         general_accuracy(base_model, general_probes),

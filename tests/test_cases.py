@@ -188,7 +188,7 @@ def test_yaml_syntax_errors_duplicate_keys_and_unquoted_words(tmp_path):
     assert problems(tmp_path, "seeds: 3\ncases: []\n") == [
         "adversarial/cases.yaml:1: unknown top-level field 'seeds' (did you mean 'seed'?); known: "
         "cases, category, choices, compare, description, direction, expect, gate, grounding, input, kind, "
-        "max_new_tokens, perturbations, perturbed, refusal_phrases, seed, stop, template, variants"
+        "max_new_tokens, pass_rate, perturbations, perturbed, refusal_phrases, seed, stop, template, variants"
     ]
     assert problems(tmp_path, "- just a list\n") == [
         "adversarial/cases.yaml:1: a case must be a mapping of fields, got 'just a list'"

@@ -210,3 +210,15 @@ def test_fine_tunes_only_have_to_produce_words_the_base_was_pretrained_on() -> N
     completions += [text.split("\nType:")[-1].split("\nSummary:")[-1] for text in corpus.tasks]
     missing = {w for text in completions for w, _ in words.pre_tokenize_str(text)} - pretrained
     assert not missing, f"words the fine-tunes must produce but the base never saw: {sorted(missing)[:10]}"
+
+
+def test_generated_case_files_are_what_the_generator_writes() -> None:
+    """The gated adversarial files come from held-out clauses (run `python -m fixtures.demo cases` after a change)."""
+    from fixtures.demo.cases import CASES_DIR, case_files
+
+    for name, rows in case_files().items():
+        expected = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        assert (CASES_DIR / name).read_text(encoding="utf-8") == expected, name
+        assert len(rows) - 1 >= 100  # enough cases for a 10-point pass-rate margin to be decidable
+    held_out = {row["id"] for row in _rows("clauses")}
+    assert all(row["id"].split("-", 1)[1] in held_out for row in case_files()["injection_heldout.jsonl"][1:])

@@ -36,7 +36,9 @@ def test_the_readme_suite_runs_as_written_on_the_demo_models(project: pytest.Pyt
     result = project.runpytest_subprocess("-p", "no:cacheprovider", f"--rootdir={project.path}")
     assert result.ret == 0, result.stdout.str()[-3000:]
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["harness: base demo:base, tuned demo:clauses-replay", "*clause_accuracy*ok (better)*"])
+    result.stdout.fnmatch_lines(
+        ["harness: base demo:base, tuned demo:clauses-replay", "*clause_accuracy*PASS (better)*"]
+    )
 
 
 SUITE = """
@@ -107,7 +109,7 @@ def test_other(model, record_metric):
 """
 
 
-def test_a_malformed_eval_file_is_listed_as_not_measured(pytester, tiny_dirs) -> None:
+def test_a_malformed_eval_file_is_listed_as_not_measured(pytester, run_on_tiny) -> None:
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_suite=MALFORMED_SUITE)
     data = pytester.path / "fixtures" / "data"
@@ -115,19 +117,11 @@ def test_a_malformed_eval_file_is_listed_as_not_measured(pytester, tiny_dirs) ->
     (data / "probes.jsonl").write_text(
         '{"id": "p1", "prompt": "Q", "choices": ["a", "b"], "answer": "a"}\n{"id": "p2", "prompt": "Q"}\n'
     )
-    result = pytester.runpytest(
-        "--base-model",
-        str(tiny_dirs["base"]),
-        "--tuned-model",
-        str(tiny_dirs["adapter"]),
-        "-p",
-        "no:cacheprovider",
-        f"--rootdir={pytester.path}",
-    )
+    result = run_on_tiny()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            "*test_suite.py*other_accuracy*ok (same)",
+            "*test_suite.py*other_accuracy*PASS (same)",
             "*test_suite.py*test_probe_accuracy*FAIL (not measured)",
             "FAIL test_probe_accuracy was not measured on the base model: HarnessError: *probes.jsonl*line 2*",
             "FAIL test_probe_accuracy was not measured on the tuned model: HarnessError: *probes.jsonl*line 2*",
@@ -148,11 +142,9 @@ def test_skill(model, record_metric):
 """
 
 
-def test_a_failing_gate_shows_in_pytests_closing_line(pytester, tiny_dirs) -> None:
+def test_a_failing_gate_shows_in_pytests_closing_line(pytester, run_on_tiny) -> None:
     pytester.makeini("[pytest]\n")
     pytester.makepyfile(test_suite=GATED_SUITE)
-    result = pytester.runpytest(
-        "--base-model", str(tiny_dirs["base"]), "--tuned-model", str(tiny_dirs["adapter"]), "-p", "no:cacheprovider"
-    )
+    result = run_on_tiny()
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert re.search(r"=+ 2 passed, 1 failed the gate in [\d.]+s", result.stdout.str()), result.stdout.str()[-2000:]

@@ -47,14 +47,23 @@ def test_a_significant_drop_beyond_the_limit_fails_with_from_and_to():
     assert "acc dropped vs base: 0.980 -> 0.600" in verdict.failures[0]
 
 
-def test_a_drop_within_noise_passes_a_statistical_rule_but_not_a_plain_one():
+def test_a_drop_the_data_cannot_decide_is_inconclusive_and_says_what_would_decide_it():
+    """Too few items to tell: neither a pass nor a fail, and the verdict names the items needed."""
     base, tuned = result("acc", 10, n=20), result("acc", 8, n=20)
-    statistical = {"max_drop_vs_base": 0.01, "alpha": 0.001}
-    [v] = evaluate([record("base", base, statistical), record("tuned", tuned, statistical)], {}, {})
-    assert v.passed
-    plain = {"max_drop_vs_base": 0.01}
-    [v] = evaluate([record("base", base, plain), record("tuned", tuned, plain)], {}, {})
-    assert not v.passed
+    rules = {"max_drop_vs_base": 0.05, "alpha": 0.05}
+    [v] = evaluate([record("base", base, rules), record("tuned", tuned, rules)], {}, {})
+    assert v.status == "INCONCLUSIVE" and not v.passed and not v.failures
+    [reason] = v.inconclusive
+    assert "acc vs base: drop 0.100, 90% interval of the drop [-0.091, 0.262] contains the allowed 0.050" in reason
+    assert "more paired items would tell a drop of 0.050 from none at 80% power" in reason
+
+
+def test_the_same_results_on_enough_items_pass_within_the_margin():
+    rules = {"max_drop_vs_base": 0.05}
+    [v] = evaluate([record("base", result("acc", 90), rules), record("tuned", result("acc", 90), rules)], {}, {})
+    assert v.status == "PASS" and v.passed
+    [test] = v.margin_tests
+    assert test.method.startswith("Tango") and test.bounds[1] < 0.05 and test.p_pass < 0.05
 
 
 def test_lower_is_better_metrics_drop_upwards():
@@ -64,7 +73,21 @@ def test_lower_is_better_metrics_drop_upwards():
     base = MetricResult("ppl", 10.0, (9, 11), 3, {"a": 10.0, "b": 10.0, "c": 10.0}, higher_is_better=False)
     tuned = MetricResult("ppl", 12.0, (11, 13), 3, {"a": 12.0, "b": 12.0, "c": 12.0}, higher_is_better=False)
     [v] = evaluate([record("base", base, rules), record("tuned", tuned, rules)], {}, {})
-    assert "drop 2.000 > allowed 1.000" in v.failures[0]
+    assert "ppl dropped vs base: 10.000 -> 12.000 (drop 2.000" in v.failures[0]
+    assert "lies above the allowed 1.000" in v.failures[0]
+
+
+def test_many_gated_metrics_are_corrected_together():
+    """Holm over every gated comparison of the run: each adjusted p is at least its raw p."""
+    rules = {"max_drop_vs_base": 0.0}
+    records = []
+    for k in range(5):
+        name = f"m{k}"
+        records += [record("base", result(name, 60), rules), record("tuned", result(name, 55 - k), rules)]
+    verdicts = evaluate(records, {}, {})
+    tests = [t for v in verdicts for t in v.margin_tests]
+    assert all(t.p_fail_adjusted >= t.p_fail for t in tests)
+    assert max(t.p_fail_adjusted for t in tests) > max(t.p_fail for t in tests) or len(tests) == 1
 
 
 def test_a_lower_bound_floor_fails_a_value_above_the_floor_whose_interval_is_not():

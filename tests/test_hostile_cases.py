@@ -252,7 +252,29 @@ def wrong_types() -> list[Hostile]:
     return corpus
 
 
-CORPUS = structure() + unsafe_yaml() + encodings() + code_and_patterns() + bounds() + jsonl() + wrong_types()
+def pass_rate_rules() -> list[Hostile]:
+    """A file's `pass_rate` gate rule: `report` or a mapping of drop limits and alpha, each in range."""
+    body = 'cases:\n  - {id: c1, input: "x", expect: {equals: "yes"}}\n'
+    return [
+        Hostile("pass-rate-word", "pass_rate: sometimes\n" + body, 1, "should be `report` or a mapping of"),
+        Hostile("pass-rate-bool", "pass_rate: true\n" + body, 1, "should be `report` or a mapping of"),
+        Hostile("pass-rate-misspelt", "pass_rate: {max_dorp_vs_base: 0.1}\n" + body, 1, "unknown pass_rate rule"),
+        Hostile("pass-rate-above-one", "pass_rate: {max_drop_vs_promoted: 2}\n" + body, 1, "from 0 to 1, got 2"),
+        Hostile("pass-rate-nan", "pass_rate: {max_drop_vs_base: .nan}\n" + body, 1, "from 0 to 1, got nan"),
+        Hostile("pass-rate-alpha-zero", "pass_rate: {alpha: 0}\n" + body, 1, "alpha should be above 0"),
+    ]
+
+
+CORPUS = (
+    structure()
+    + unsafe_yaml()
+    + encodings()
+    + code_and_patterns()
+    + bounds()
+    + jsonl()
+    + wrong_types()
+    + pass_rate_rules()
+)
 
 
 def test_the_corpus_is_large_and_names_each_input_once():

@@ -286,7 +286,7 @@ OPTION_CORPUS = [
     [entry[1:] for entry in OPTION_CORPUS],
     ids=[entry[0] for entry in OPTION_CORPUS],
 )
-def test_a_bad_option_rule_or_baseline_is_a_clear_error(pytester, tiny_dirs, args, rules, baseline, message) -> None:
+def test_a_bad_option_rule_or_baseline_is_a_clear_error(pytester, run_on_tiny, args, rules, baseline, message) -> None:
     pytester.makepyfile(test_suite=SUITE)
     table = rules.pop("@table", "skill") if rules else "skill"
     body = "".join(f"{key} = {value}\n" for key, value in rules.items()) or "max_drop_vs_base = 0.05\n"
@@ -295,14 +295,7 @@ def test_a_bad_option_rule_or_baseline_is_a_clear_error(pytester, tiny_dirs, arg
         (pytester.path / "baselines").mkdir()
         (pytester.path / "baselines" / "test_suite.json").write_bytes(baseline.encode("utf-8", "surrogateescape"))
     started = time.perf_counter()
-    result = pytester.runpytest(
-        "--base-model",
-        str(tiny_dirs["base"]),
-        "--tuned-model",
-        str(tiny_dirs["adapter"]),
-        "-p",
-        "no:cacheprovider",
-        f"--rootdir={pytester.path}",
+    result = run_on_tiny(
         *args,
     )
     output = result.stdout.str() + result.stderr.str()

@@ -31,44 +31,37 @@ def test_same(model, record_metric):
 """
 
 
-def run(pytester: pytest.Pytester, tiny_dirs, *args: str) -> pytest.RunResult:
-    pytester.makeini("[pytest]\n")  # makes the test directory the rootdir
-    return pytester.runpytest(
-        "--base-model",
-        str(tiny_dirs["base"]),
-        "--tuned-model",
-        str(tiny_dirs["adapter"]),
-        "-p",
-        "no:cacheprovider",
-        f"--rootdir={pytester.path}",
-        *args,
-    )
+@pytest.fixture
+def run(pytester: pytest.Pytester, run_on_tiny):
+    """run(*args): pytest on the tiny models in a directory of its own (the rootdir)."""
+    pytester.makeini("[pytest]\n")
+    return run_on_tiny
 
 
-def test_each_model_test_runs_as_base_and_tuned(pytester, tiny_dirs):
+def test_each_model_test_runs_as_base_and_tuned(pytester, run):
     pytester.makepyfile(test_suite=SUITE)
-    result = run(pytester, tiny_dirs, "-v")
+    result = run("-v")
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines(["*test_roles?base? PASSED*", "*test_roles?tuned? PASSED*"])
 
 
-def test_summary_table_says_better_worse_or_same(pytester, tiny_dirs):
+def test_summary_table_says_better_worse_or_same(pytester, run):
     pytester.makepyfile(test_suite=SUITE)
-    result = run(pytester, tiny_dirs)
+    result = run()
     result.stdout.fnmatch_lines(
         [
             "*promotion gate: tuned vs base and promoted*",
             "suite*metric*base*promoted*tuned*delta vs base*verdict*",
-            "test_suite.py*general_accuracy*0.900 [[]0.800, 1.000]*0.250*-0.650 [[]*p<0.0001*ok (worse)",
-            "test_suite.py*steady_metric*0.500*0.500*+0.000*p=1*ok (same)",
+            "test_suite.py*general_accuracy*0.900 [[]0.800, 1.000]*0.250*-0.650 [[]*p<0.0001*PASS (worse)",
+            "test_suite.py*steady_metric*0.500*0.500*+0.000*p=1*PASS (same)",
         ]
     )
 
 
-def test_summary_is_the_same_under_xdist(pytester, tiny_dirs):
+def test_summary_is_the_same_under_xdist(pytester, run):
     pytester.makepyfile(test_suite=SUITE)
-    serial = run(pytester, tiny_dirs).stdout.lines
-    parallel = run(pytester, tiny_dirs, "-n", "2").stdout.lines
+    serial = run().stdout.lines
+    parallel = run("-n", "2").stdout.lines
 
     def table(lines):
         start = next(i for i, line in enumerate(lines) if "promotion gate" in line)
@@ -77,7 +70,7 @@ def test_summary_is_the_same_under_xdist(pytester, tiny_dirs):
     assert table(serial) and table(serial) == table(parallel)
 
 
-def test_floor_fails_the_tuned_model_only_in_one_line(pytester, tiny_dirs):
+def test_floor_fails_the_tuned_model_only_in_one_line(pytester, run):
     pytester.makepyfile(
         test_floor=SUITE
         + """
@@ -85,7 +78,7 @@ def test_floor(model, record_metric):
     record_metric(result("clause_accuracy", [0.0] * 40), floor=0.5)
 """
     )
-    result = run(pytester, tiny_dirs, "test_floor.py::test_floor")
+    result = run("test_floor.py::test_floor")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*clause_accuracy is below its floor: tuned 0.000*< 0.5*"])
 
@@ -120,11 +113,11 @@ def test_pyproject_table_sets_the_models(pytester, tiny_dirs):
 
 
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["serial", "xdist"])
-def test_a_rerun_says_every_answer_came_from_the_cache(pytester, tiny_dirs, workers):
+def test_a_rerun_says_every_answer_came_from_the_cache(pytester, run, workers):
     pytester.makepyfile(test_suite=SUITE)
     cache = ["--cache-dir", str(pytester.path / "cache")]
-    run(pytester, tiny_dirs, *cache, *workers).stdout.fnmatch_lines(["model calls: base 1 answers (0 from the cache)*"])
-    rerun = run(pytester, tiny_dirs, *cache, *workers)
+    run(*cache, *workers).stdout.fnmatch_lines(["model calls: base 1 answers (0 from the cache)*"])
+    rerun = run(*cache, *workers)
     rerun.stdout.fnmatch_lines(
         ["model calls: base 1 answers (1 from the cache) in * s; tuned 1 answers (1 from the cache) in * s"]
     )

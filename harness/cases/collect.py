@@ -16,7 +16,7 @@ import pytest
 from harness.cases.render import failure_block
 from harness.cases.run import CaseResult, one_line, run_case
 from harness.cases.source import CaseFileError, read_case_file
-from harness.cases.spec import Case, build_cases
+from harness.cases.spec import Case, build_cases, pass_rate_rules
 from harness.errors import HarnessError
 from harness.records import BASE, ROLES, CaseOutcome
 from harness.session import get_session
@@ -32,6 +32,15 @@ def relative_name(path: Path, root: Path) -> str:
         return path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def case_file_rules(path: Path, root: Path) -> dict[str, float]:
+    """The gate rules of a case file's pass rate (its top-level `pass_rate`), read again at the end of a run."""
+    raw = read_case_file(path, relative_name(path, root))
+    defaults: dict[Any, Any] = {}
+    for block in raw.defaults:
+        defaults |= block.data if isinstance(block.data, dict) else {}
+    return pass_rate_rules(defaults)
 
 
 def load_cases(path: Path, root: Path | None = None) -> list[Case]:

@@ -97,7 +97,36 @@ FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "refusal_phrases": (f"a list of 1 to {MAX_PHRASES} non-empty texts", _texts(1, MAX_PHRASES)),
     "gate": ("must_pass, no_regression or report", lambda v: isinstance(v, str) and v in GATES),
 }
-FILE_FIELDS = set(FIELDS) - {"id"} | {"cases"}
+FILE_FIELDS = set(FIELDS) - {"id"} | {"cases", "pass_rate"}
+
+# The file's pass rate is gated like any metric, as a non-inferiority test: by default it may not fall
+# more than 10 points below the last promoted model's. `pass_rate: report` shows it without a gate (for a
+# file too small to tell a drop of that size, or whose cases are each gated); a mapping sets the rule.
+PASS_RATE_RULE = {"max_drop_vs_promoted": 0.10, "alpha": 0.05}
+PASS_RATE_KEYS = ("max_drop_vs_base", "max_drop_vs_promoted", "alpha")
+
+
+def pass_rate_problem(value: Any) -> str | None:
+    """Why a `pass_rate:` value is not `report` or a mapping of drop limits (None when it is fine)."""
+    if value == "report":
+        return None
+    if not isinstance(value, dict) or not value:
+        return f"should be `report` or a mapping of {', '.join(PASS_RATE_KEYS)}, got {shown(value)}"
+    for key, number in value.items():
+        if key not in PASS_RATE_KEYS:
+            return unknown("pass_rate rule", key, PASS_RATE_KEYS)
+        top = 1.0 if key == "alpha" else 1.0 + 1e-9
+        if not isinstance(number, int | float) or isinstance(number, bool) or not 0 <= number < top:
+            return f"{key} should be a number from 0 to 1, got {shown(number)}"
+        if key == "alpha" and number == 0:
+            return "alpha should be above 0"
+    return None
+
+
+def pass_rate_rules(defaults: dict[Any, Any]) -> dict[str, float]:
+    """The gate rules of a case file's pass rate, from its top-level `pass_rate` ({} for `report`)."""
+    value = defaults.get("pass_rate", PASS_RATE_RULE)
+    return {} if value == "report" else {"alpha": PASS_RATE_RULE["alpha"], **value}
 
 
 def unknown(what: str, name: Any, known: Any) -> str:
@@ -246,6 +275,8 @@ def _defaults_problems(block: RawCase) -> list[Problem]:
                 message = "`id` belongs on each case, not at the top level"
             found.found.append(Problem(block.line_of((name,)), message))
     _check_fields({k: v for k, v in block.data.items() if k in FIELDS}, found)
+    if "pass_rate" in block.data and (problem := pass_rate_problem(block.data["pass_rate"])):
+        found.found.append(Problem(block.line_of(("pass_rate",)), f"top-level field 'pass_rate' {problem}"))
     return found.found
 
 

@@ -25,6 +25,7 @@ _EXPORTS = {
     "harness.metrics.perplexity": ("perplexity",),
     "harness.metrics.rouge_scores": ("rouge", "rouge1", "rouge2", "rougeL", "rougeLsum"),
     "harness.metrics.sacrebleu_scores": ("bleu", "chrf", "ter"),
+    "harness.metrics.samples": ("pass_at_k", "pass_hat_k", "sample_mean"),
     "harness.metrics.semantic": ("semantic_similarity",),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
@@ -44,6 +45,8 @@ __all__ = [
     "normalize_answer",
     "normalize_citation",
     "output_length",
+    "pass_at_k",
+    "pass_hat_k",
     "pass_rate",
     "perplexity",
     "precision",
@@ -54,6 +57,7 @@ __all__ = [
     "rouge2",
     "rougeL",
     "rougeLsum",
+    "sample_mean",
     "semantic_similarity",
     "squad_f1",
     "ter",
@@ -75,6 +79,7 @@ if TYPE_CHECKING:
     from harness.metrics.perplexity import perplexity
     from harness.metrics.rouge_scores import rouge, rouge1, rouge2, rougeL, rougeLsum
     from harness.metrics.sacrebleu_scores import bleu, chrf, ter
+    from harness.metrics.samples import pass_at_k, pass_hat_k, sample_mean
     from harness.metrics.semantic import semantic_similarity
 
 

@@ -12,8 +12,9 @@ class DecodingSettings:
     """How text is generated. Greedy by default so results are reproducible.
 
     A `temperature` above 0 samples (with nucleus `top_p`); `seed` makes the samples repeatable for the
-    same prompts and batch size. Sampled answers are not kept in the response cache unless the run opts
-    in with --cache-sampled.
+    same prompts and batch size; `samples` answers per prompt are drawn (harness.scoring.answers), and
+    metrics then average over them per item, so paired tests keep the item as their unit. Sampled answers
+    are not kept in the response cache unless the run opts in with --cache-sampled.
     """
 
     max_new_tokens: int = 64
@@ -21,6 +22,7 @@ class DecodingSettings:
     temperature: float = 0.0
     top_p: float = 1.0
     seed: int = 0
+    samples: int = 1
 
     def __post_init__(self) -> None:
         from harness.errors import HarnessError
@@ -31,6 +33,13 @@ class DecodingSettings:
             raise HarnessError(f"temperature must be 0 (greedy) or more, got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise HarnessError(f"top_p must be in (0, 1], got {self.top_p}")
+        if not 1 <= self.samples <= 1000:
+            raise HarnessError(f"samples must be between 1 and 1000, got {self.samples}")
+        if self.samples > 1 and not self.sampled:
+            raise HarnessError(
+                f"samples={self.samples} with greedy decoding would repeat one answer",
+                hint="set temperature > 0 to draw several answers per prompt",
+            )
 
     @property
     def sampled(self) -> bool:
@@ -40,7 +49,8 @@ class DecodingSettings:
         tail = f"max_new_tokens={self.max_new_tokens}|stop={list(self.stop)!r}"
         if not self.sampled:
             return f"greedy|{tail}"
-        return f"sample|temperature={self.temperature!r}|top_p={self.top_p!r}|seed={self.seed}|{tail}"
+        samples = f"|samples={self.samples}" if self.samples > 1 else ""
+        return f"sample|temperature={self.temperature!r}|top_p={self.top_p!r}|seed={self.seed}{samples}|{tail}"
 
 
 @dataclass(frozen=True)

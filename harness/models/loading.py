@@ -327,12 +327,43 @@ def _load_single(spec: str, option: str, role: str, options: LoadOptions) -> Any
     )
 
 
+SAME_AS_BASE = "same-as-base"  # --tuned-model for an A/A run: the base against itself
+
+
+def load_self_pair(base_spec: str, options: LoadOptions = LoadOptions()) -> ModelPair:
+    """The base model against itself (A/A), to measure the stack's own numerical noise.
+
+    The "tuned" side is the same weights asked with another batch size (so other padding and batching),
+    and has its own fingerprint, so none of its answers come from the base's cache entries.
+    """
+    from harness.models.hf import HFModel
+    from harness.models.openai import OpenAIModel
+
+    base = _load_single(base_spec, "--base-model", "base", options)
+    fingerprint = combine(base.fingerprint, SAME_AS_BASE)
+    if isinstance(base, HFModel):
+        batch = max(1, base.batch_size // 2 - 1)
+        tuned = HFModel(
+            base.module, base.tokenizer, role="tuned", name=SAME_AS_BASE, fingerprint=fingerprint, batch_size=batch
+        )
+        note = f"A/A run: the base against itself, batch size {base.batch_size} vs {batch}"
+    else:
+        assert isinstance(base, OpenAIModel)
+        tuned = OpenAIModel(base.server, role="tuned", name=SAME_AS_BASE)
+        tuned.fingerprint = fingerprint
+        note = "A/A run: the base against itself, asked twice"
+    return ModelPair(base=base, tuned=tuned, shares_weights=True, notes=[note])
+
+
 def load_pair(base_spec: str, tuned_spec: str, options: LoadOptions = LoadOptions()) -> ModelPair:
     """Load the base model and its fine-tune. An adapter on the base shares the base's weights."""
     import torch  # noqa: F401  (import cost paid here, not at plugin import)
 
     from harness.models.hf import HFModel
     from harness.models.openai import SCHEME
+
+    if tuned_spec == SAME_AS_BASE:
+        return load_self_pair(base_spec, options)
 
     if base_spec.startswith(SCHEME) or tuned_spec.startswith(SCHEME):
         return ModelPair(

@@ -12,6 +12,7 @@ from harness.errors import HarnessError
 
 DEFAULT_BASE_MODEL = "demo:base"
 DEFAULT_TUNED_MODEL = "demo:clauses-replay"
+SAME_AS_BASE = "same-as-base"  # --tuned-model for an A/A run: the base against itself
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def default_base_model(tuned_model: str, allow_download: bool) -> str:
 
     A full model (or a server URL) does not say what it was fine-tuned from, so it needs --base-model.
     """
-    from harness.models.loading import DEMO_PREFIX, SAME_AS_BASE, LoadOptions, base_for_adapter
+    from harness.models.loading import DEMO_PREFIX, LoadOptions, base_for_adapter
 
     if tuned_model.startswith(DEMO_PREFIX) or tuned_model == SAME_AS_BASE:
         return DEFAULT_BASE_MODEL

@@ -6,15 +6,15 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from harness.atomic import atomic_write_text
 from harness.baselines import BaselineEntry, BaselineStore
-from harness.config import gate_rules
+from harness.config import SAME_AS_BASE, gate_rules
 from harness.errors import HarnessError
 from harness.gate import add_unmeasured, check_gate_tables, evaluate
-from harness.models.loading import SAME_AS_BASE
 from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
 from harness.report import noise_floor_lines, run_verdict, write_reports
 from harness.session import HarnessSession
@@ -95,11 +95,13 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     store = BaselineStore(config.baselines_directory)
     suites = sorted({r.suite for r in records} | {u.suite for u in harness.unmeasured})
     stored = {suite: store.load(suite) for suite in suites}
-    if config.tuned_model == SAME_AS_BASE:  # an A/A run measures noise; the promoted model is not in question
-        stored = {suite: {**refs, "promoted": {}} for suite, refs in stored.items()}
     rules = gate_rules(config.rootdir)
     known = {r.result.name for r in records} | store.metric_names()
     check_gate_tables(rules, known, str(config.rootdir / "pyproject.toml"))
+    if config.tuned_model == SAME_AS_BASE:  # an A/A run measures noise: no promoted model, no floors
+        stored = {suite: {**refs, "promoted": {}} for suite, refs in stored.items()}
+        records = [replace(r, rules=drop_rules_only(r.rules)) for r in records]
+        rules = {metric: drop_rules_only(rule) for metric, rule in rules.items()}
     verdicts = evaluate(records, stored, rules, correction=config.multiplicity)
     harness.verdicts = add_unmeasured(verdicts, harness.unmeasured, stored, records)
     if config.tuned_model == SAME_AS_BASE:
@@ -130,6 +132,15 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
                 else f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}"
             )
     return verdict
+
+
+def drop_rules_only(rules: Any) -> Any:
+    """The drop limits of a rule (a GateRule or record_metric's keywords), without floors and ceilings."""
+    if isinstance(rules, Mapping):
+        return {k: v for k, v in rules.items() if k.startswith("max_drop") or k == "alpha"}
+    return type(rules)(
+        max_drop_vs_base=rules.max_drop_vs_base, max_drop_vs_promoted=rules.max_drop_vs_promoted, alpha=rules.alpha
+    )
 
 
 def _base_fingerprint(harness: HarnessSession) -> str:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.config import SAME_AS_BASE
 from harness.errors import HarnessError
 from harness.models.base import ModelPair
 from harness.models.fingerprint import DigestCache, combine, fingerprint_directory
@@ -325,9 +326,6 @@ def _load_single(spec: str, option: str, role: str, options: LoadOptions) -> Any
         fingerprint=fingerprint,
         batch_size=_batch_size(options, device),
     )
-
-
-SAME_AS_BASE = "same-as-base"  # --tuned-model for an A/A run: the base against itself
 
 
 def load_self_pair(base_spec: str, options: LoadOptions = LoadOptions()) -> ModelPair:

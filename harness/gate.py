@@ -222,11 +222,16 @@ def _decide(verdict: Verdict) -> None:
                 f"{test.method}, p={test.p_fail:.2g}, adjusted {test.p_fail_adjusted:.2g} < {test.alpha:g})"
             )
         elif test.verdict == INCONCLUSIVE:
-            more = max(0, test.items_needed() - test.n)
+            if test.margin > 0:
+                more = max(0, test.items_needed() - test.n)
+                decide = (
+                    f"about {more:,} more paired items would tell a drop of {test.margin:.3f} from none at 80% power"
+                )
+            else:
+                decide = "with no drop allowed only a shown improvement passes; allow a drop (max_drop_vs_...)"
             verdict.inconclusive.append(
                 f"{verdict.metric} vs {test.reference}: drop {test.drop:.3f}, {interval} contains the allowed "
-                f"{test.margin:.3f}; about {more:,} more paired items would tell a drop of {test.margin:.3f} "
-                "from none at 80% power"
+                f"{test.margin:.3f}; {decide}"
             )
 
 

@@ -80,6 +80,8 @@ class MarginTest:
             power = lambda d: tango_fail_power(d, self.better_rate, self.n, self.margin, self.alpha) - POWER  # noqa: E731
             if power(top) < 0:
                 return math.inf
+            if power(self.margin) >= 0:
+                return self.margin
             return float(brentq(power, self.margin, top, xtol=1e-9))
         z = NormalDist().inv_cdf(1 - self.alpha) + NormalDist().inv_cdf(POWER)
         return self.margin + z * self.sd / math.sqrt(max(self.n, 1))

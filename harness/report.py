@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,11 @@ def _comparison_dict(comparison: Any) -> dict[str, Any] | None:
     }
 
 
+def _finite_or_none(value: float) -> float | None:
+    """JSON has no infinity: a quantity no number of items reaches is null."""
+    return value if math.isfinite(value) else None
+
+
 def _margin_dict(test: MarginTest) -> dict[str, Any]:
     return {
         "reference": test.reference,
@@ -184,8 +190,8 @@ def _margin_dict(test: MarginTest) -> dict[str, Any]:
         "p_beyond_margin_adjusted": test.p_fail_adjusted,
         "method": test.method,
         "n": test.n,
-        "items_needed": test.items_needed(),
-        "minimum_detectable_drop": test.minimum_detectable_drop,
+        "items_needed": _finite_or_none(test.items_needed()),
+        "minimum_detectable_drop": _finite_or_none(test.minimum_detectable_drop),
     }
 
 

@@ -163,3 +163,16 @@ def test_bad_rules_are_named():
         Threshold.parse("lots", "here")
     with pytest.raises(HarnessError, match="alpha must be between 0 and 1"):
         GateRule.parse({"alpha": 5}, "here")
+
+
+def test_a_zero_margin_says_what_it_takes_and_the_json_stays_valid():
+    from harness.report import as_json
+
+    rules = {"max_drop_vs_base": 0.0}
+    [v] = evaluate([record("base", result("acc", 60), rules), record("tuned", result("acc", 60), rules)], {}, {})
+    assert v.status == "INCONCLUSIVE"
+    assert "with no drop allowed only a shown improvement passes" in v.inconclusive[0]
+    import json
+
+    document = json.loads(as_json([v]), parse_constant=lambda name: pytest.fail(f"{name} in the JSON report"))
+    assert document["metrics"][0]["margin_tests"][0]["items_needed"] is None

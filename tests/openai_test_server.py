@@ -40,7 +40,7 @@ def main() -> None:
     state = {"failures_left": args.fail_first, "requests": 0}
     required_key = os.environ.get(args.api_key_env, "") if args.api_key_env else ""
 
-    def echo_logprobs(text: str) -> dict:
+    def echo_logprobs(text: str, generated: int = 0) -> dict:
         encoded = model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids, offsets = encoded["input_ids"], [start for start, _ in encoded["offset_mapping"]]
         with torch.inference_mode():
@@ -54,6 +54,13 @@ def main() -> None:
             token_logprobs.append(float(row[ids[position]]))
             tops.append({model.tokenizer.decode([best]): float(row[best])})
         tokens = [model.tokenizer.decode([t]) for t in ids]
+        for _ in range(generated):  # the greedy next token, after the prompt
+            row = logprobs[-1]
+            best = int(row.argmax())
+            tokens.append(model.tokenizer.decode([best]))
+            token_logprobs.append(float(row[best]))
+            tops.append({tokens[-1]: float(row[best])})
+            offsets.append(len(text))
         return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": tops, "text_offset": offsets}
 
     class Handler(BaseHTTPRequestHandler):
@@ -85,12 +92,15 @@ def main() -> None:
                 return self._send(429, {"error": {"message": "rate limited"}})
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             max_tokens = int(request.get("max_tokens", 16))
+            if max_tokens < 1:  # as transformers serve answers it: a deterministic 500 with the reason
+                return self._send(500, {"error": {"message": "max_new_tokens must be greater than 0"}})
             settings = DecodingSettings(max_new_tokens=max(1, max_tokens), stop=tuple(request.get("stop") or ()))
             if self.path == "/v1/completions":
                 prompt = request["prompt"]
-                if request.get("echo") or max_tokens == 0:
-                    logprobs = None if args.no_logprobs else echo_logprobs(prompt)
-                    choice = {"text": prompt, "index": 0, "logprobs": logprobs, "finish_reason": "length"}
+                if request.get("echo"):  # the prompt's log-probabilities, then one generated token, as vLLM does
+                    logprobs = None if args.no_logprobs else echo_logprobs(prompt, generated=1)
+                    text = prompt + ("".join(logprobs["tokens"][-1:]) if logprobs else "")
+                    choice = {"text": text, "index": 0, "logprobs": logprobs, "finish_reason": "length"}
                     return self._send(200, {"object": "text_completion", "choices": [choice], "usage": {}})
                 with lock:
                     generation = model.generate([prompt], settings)[0]

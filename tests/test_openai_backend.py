@@ -68,6 +68,7 @@ def test_generation_matches_the_same_model_loaded_locally(start_server, local_mo
 
 
 def test_loglikelihoods_match_the_local_backend(start_server, local_model):
+    """Asked as real servers require (max_tokens 1 with echo), the generated token after the prompt is not scored."""
     url = start_server()
     requests = [("The capital of France is", " Paris"), ("The opposite of hot is", " cold")]
     served = model_at(url).loglikelihood(requests)
@@ -90,7 +91,7 @@ def test_rate_limits_are_retried_with_backoff(start_server):
 def test_giving_up_names_the_url_and_the_fix(start_server):
     url = start_server("--fail-first", "100")
     model = model_at(url, "&retries=2", sleep=lambda s: None)
-    with pytest.raises(HarnessError, match=r"did not answer after 3 tries \(HTTP 429\)"):
+    with pytest.raises(HarnessError, match=r"did not answer after 3 tries \(HTTP 429: rate limited\)"):
         model.generate(["x"])
 
 
@@ -148,3 +149,13 @@ def test_sampling_settings_reach_the_server_and_greedy_asks_for_temperature_zero
     model.generate(["a"], DecodingSettings(max_new_tokens=4, temperature=0.7, top_p=0.9, seed=5))
     assert sent[0]["temperature"] == 0 and "seed" not in sent[0]
     assert (sent[1]["temperature"], sent[1]["top_p"], sent[1]["seed"]) == (0.7, 0.9, 5)
+
+
+def test_a_deterministic_server_error_is_reported_at_once_with_its_message(start_server):
+    """A 500 whose body says why is the server's answer, not a hiccup: no retries, its message shown."""
+    url = start_server()
+    waits: list[float] = []
+    model = model_at(url, "&retries=5", sleep=waits.append)
+    with pytest.raises(HarnessError, match=r"answered HTTP 500: max_new_tokens must be greater than 0"):
+        model._post("/completions", {"model": "test-model", "prompt": "x", "max_tokens": 0})
+    assert waits == []

@@ -26,7 +26,9 @@ from harness.errors import HarnessError
 from harness.models.base import DecodingSettings, Generation, Loglikelihood, RollingLoglikelihood
 
 SCHEME = "openai+"
-RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
+# Retried: rate limits, gateway and availability errors, timeouts. Any other error is the server's answer
+# (a 500 whose body says why is as deterministic as a 400) and is reported with its message at once.
+RETRY_STATUS = {408, 429, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ class OpenAIModel:
         return headers
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON with retries and exponential backoff (with jitter) on 429, 5xx and connection errors."""
+        """POST JSON; retries with exponential backoff (and jitter) only on RETRY_STATUS, timeouts and lost
+        connections. Any other error status is reported at once with the server's own message."""
         url = f"{self.server.base_url}{path}"
         body = json.dumps(payload).encode()
         last = ""
@@ -123,12 +126,12 @@ class OpenAIModel:
                 with urllib.request.urlopen(request, timeout=self.server.timeout) as response:
                     return json.loads(response.read())
             except urllib.error.HTTPError as exc:
-                detail = exc.read().decode("utf-8", "replace")[:200]
+                detail = _server_message(exc.read())
                 if exc.code not in RETRY_STATUS:
                     raise HarnessError(
                         f"{url} answered HTTP {exc.code}: {detail}", hint=_status_hint(exc.code, self.server)
                     ) from None
-                last = f"HTTP {exc.code}"
+                last = f"HTTP {exc.code}: {detail}" if detail else f"HTTP {exc.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
                 last = str(getattr(exc, "reason", exc))
             if attempt < self.server.retries:
@@ -175,7 +178,7 @@ class OpenAIModel:
         payload = {
             "model": self.server.model,
             "prompt": text,
-            "max_tokens": 0,
+            "max_tokens": 1,  # servers refuse 0 (transformers serve: "max_new_tokens must be greater than 0")
             "echo": True,
             "logprobs": 1,
             "temperature": 0,
@@ -188,11 +191,14 @@ class OpenAIModel:
                 "which log-likelihood, multiple-choice and perplexity metrics need",
                 hint="serve the model with vLLM (it supports echo + logprobs), or run only generation suites",
             )
+        # Only the prompt's own tokens count: the one generated token after it starts at len(text).
+        keep = sum(1 for offset in logprobs["text_offset"] if offset < len(text))
+        tops = logprobs.get("top_logprobs") or [None] * len(logprobs["token_logprobs"])
         return (
-            logprobs["token_logprobs"],
-            logprobs["text_offset"],
-            logprobs.get("tokens") or [],
-            logprobs.get("top_logprobs") or [None] * len(logprobs["token_logprobs"]),
+            logprobs["token_logprobs"][:keep],
+            logprobs["text_offset"][:keep],
+            (logprobs.get("tokens") or [])[:keep],
+            tops[:keep],
         )
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
@@ -219,6 +225,22 @@ class OpenAIModel:
             return RollingLoglikelihood(float(sum(scored)), len(scored))
 
         return self._map(one, list(texts))
+
+
+def _server_message(body: bytes) -> str:
+    """The server's reason for an error: `error.message` (OpenAI style) or `detail` of a JSON body, else its text."""
+    text = body.decode("utf-8", "replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:300]
+    if isinstance(data, dict):
+        error = data.get("error")
+        message = error.get("message") if isinstance(error, dict) else error if isinstance(error, str) else None
+        message = message or data.get("detail") or data.get("message")
+        if isinstance(message, str):
+            return message[:300]
+    return text[:300]
 
 
 def _status_hint(code: int, server: ServerSpec) -> str:

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,9 @@ from harness.baselines import BaselineEntry, BaselineStore
 from harness.config import SAME_AS_BASE, gate_rules
 from harness.errors import HarnessError
 from harness.gate import add_unmeasured, check_gate_tables, evaluate
+from harness.noninferiority import INCONCLUSIVE
 from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
-from harness.report import noise_floor_lines, run_verdict, write_reports
+from harness.report import DO_NOT_PROMOTE, PROMOTE, noise_floor_lines, run_verdict, write_reports
 from harness.session import HarnessSession
 
 
@@ -35,13 +35,13 @@ def case_pass_rates(outcomes: Sequence[CaseOutcome], rootdir: Path, base_fingerp
     grouped: dict[tuple[str, str], dict[str, float]] = {}
     for outcome in outcomes:
         grouped.setdefault((outcome.group, outcome.role), {})[outcome.case_id] = 1.0 if outcome.passed else 0.0
-    rules = {group: case_file_rules(rootdir / group, rootdir) for group, _ in grouped}
+    files = {group for group, _ in grouped}
+    rules = {group: case_file_rules(rootdir / group, rootdir) for group in files}
+    digests = {group: _digest(rootdir / group) for group in files}
     records = []
     for (group, role), scores in sorted(grouped.items()):
         ids = sorted(scores)
         result = pass_rate([scores[i] for i in ids], ids, name="pass_rate")
-        path = rootdir / group
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
         records.append(
             MetricRecord(
                 suite=group,
@@ -49,12 +49,16 @@ def case_pass_rates(outcomes: Sequence[CaseOutcome], rootdir: Path, base_fingerp
                 role=role,
                 result=result,
                 base_fingerprint=base_fingerprint,
-                data_fingerprint=digest,
+                data_fingerprint=digests[group],
                 data_path=group,
                 rules=dict(rules[group]),
             )
         )
     return records
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
 def _entries(records: Sequence[MetricRecord], suite: str, role: str, today: str) -> dict[str, BaselineEntry]:
@@ -73,9 +77,6 @@ def write_outputs(harness: HarnessSession, path: Path) -> Path:
     ]
     atomic_write_text(path, "\n".join(lines) + "\n")
     return path
-
-
-PROMOTE, DO_NOT_PROMOTE, INCONCLUSIVE = "PROMOTE", "DO NOT PROMOTE", "INCONCLUSIVE"
 
 
 def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[str, Any]) -> str:
@@ -98,13 +99,12 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     rules = gate_rules(config.rootdir)
     known = {r.result.name for r in records} | store.metric_names()
     check_gate_tables(rules, known, str(config.rootdir / "pyproject.toml"))
-    if config.tuned_model == SAME_AS_BASE:  # an A/A run measures noise: no promoted model, no floors
+    a_a = config.tuned_model == SAME_AS_BASE  # an A/A run measures noise: no promoted model, no floors
+    if a_a:
         stored = {suite: {**refs, "promoted": {}} for suite, refs in stored.items()}
-        records = [replace(r, rules=drop_rules_only(r.rules)) for r in records]
-        rules = {metric: drop_rules_only(rule) for metric, rule in rules.items()}
-    verdicts = evaluate(records, stored, rules, correction=config.multiplicity)
+    verdicts = evaluate(records, stored, rules, correction=config.multiplicity, bounds=not a_a)
     harness.verdicts = add_unmeasured(verdicts, harness.unmeasured, stored, records)
-    if config.tuned_model == SAME_AS_BASE:
+    if a_a:
         harness.messages += noise_floor_lines(harness.verdicts)
     verdict = DO_NOT_PROMOTE if session_failed else run_verdict(harness.verdicts)
     allow_inconclusive = bool(flags.get("allow_inconclusive"))
@@ -132,15 +132,6 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
                 else f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}"
             )
     return verdict
-
-
-def drop_rules_only(rules: Any) -> Any:
-    """The drop limits of a rule (a GateRule or record_metric's keywords), without floors and ceilings."""
-    if isinstance(rules, Mapping):
-        return {k: v for k, v in rules.items() if k.startswith("max_drop") or k == "alpha"}
-    return type(rules)(
-        max_drop_vs_base=rules.max_drop_vs_base, max_drop_vs_promoted=rules.max_drop_vs_promoted, alpha=rules.alpha
-    )
 
 
 def _base_fingerprint(harness: HarnessSession) -> str:

@@ -87,6 +87,12 @@ class GateRule:
             raise HarnessError(f"{where}: alpha must be between 0 and 1, got {values['alpha']}")
         return cls(**values)
 
+    def drops_only(self) -> GateRule:
+        """This rule without its floors and ceilings (an A/A run asks about noise, not about the model)."""
+        return GateRule(
+            max_drop_vs_base=self.max_drop_vs_base, max_drop_vs_promoted=self.max_drop_vs_promoted, alpha=self.alpha
+        )
+
     def merged(self, override: GateRule) -> GateRule:
         """This rule with every field the override sets replaced (pyproject.toml overrides the test)."""
         return GateRule(
@@ -242,12 +248,13 @@ def evaluate(
     *,
     correction: str = "holm",
     n_resamples: int = 10_000,
+    bounds: bool = True,
 ) -> list[Verdict]:
     """Gate verdicts for every (suite, metric) measured in this run, in a fixed order.
 
     Every gated drop is a non-inferiority test (harness.noninferiority); the FAIL p-values of all of the
     run's gated comparisons are corrected together (`correction`: holm or bh), so a run with many gated
-    metrics does not fail by chance more often than alpha.
+    metrics does not fail by chance more often than alpha. `bounds=False` leaves floors and ceilings out.
     """
     by_key: dict[tuple[str, str], dict[str, MetricRecord]] = {}
     for record in records:
@@ -259,6 +266,8 @@ def evaluate(
         rule = GateRule.parse(test_rules, f"{suite}: record_metric({metric!r})")
         if metric in config_rules:
             rule = rule.merged(config_rules[metric])
+        if not bounds:
+            rule = rule.drops_only()
         refs = stored.get(suite, {})
         verdict = Verdict(
             suite,

@@ -410,7 +410,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     harness.add_model_calls(harness.own_model_calls())
     if line := harness.model_calls_line():
         harness.messages.append(line)
-    from harness.finish import DO_NOT_PROMOTE, INCONCLUSIVE, finish_run
+    from harness.finish import finish_run
+    from harness.noninferiority import INCONCLUSIVE
+    from harness.report import DO_NOT_PROMOTE
 
     try:
         verdict = finish_run(harness, session_failed=session.exitstatus != 0, flags=_flags(config))
@@ -449,7 +451,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             terminalreporter.write_line(line, red=line.startswith("regressed"))
     if not harness.verdicts and not harness.messages:
         return
-    from harness.report import terminal_lines
+    from harness.noninferiority import INCONCLUSIVE
+    from harness.report import DO_NOT_PROMOTE, PROMOTE, terminal_lines
 
     # pytest's own closing line says it too: "4 passed, 1 failed the gate, 2 inconclusive in 3.2s"
     if failed := [v for v in harness.verdicts if v.failures]:
@@ -465,7 +468,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(message, red=message.startswith(("ERROR", "not promoted", "likely loading")))
     if harness.run_verdict:
         headline = headline_line(harness.run_verdict, terminalreporter.stats, config)
-        terminalreporter.write_line(headline, bold=True, green=headline.endswith("PROMOTE"), red="NOT" in headline)
+        verdict = harness.run_verdict
+        terminalreporter.write_line(
+            headline, bold=True, green=verdict == PROMOTE, red=verdict == DO_NOT_PROMOTE, yellow=verdict == INCONCLUSIVE
+        )
 
 
 def headline_line(verdict: str, stats: dict[str, list[Any]], config: pytest.Config) -> str:

@@ -12,8 +12,10 @@ from harness.atomic import atomic_write_text
 from harness.environment import summary_line
 from harness.gate import Verdict
 from harness.metrics.result import MetricResult
-from harness.noninferiority import MarginTest
+from harness.noninferiority import INCONCLUSIVE, MarginTest
 from harness.records import result_to_dict
+
+PROMOTE, DO_NOT_PROMOTE = "PROMOTE", "DO NOT PROMOTE"  # with INCONCLUSIVE, the verdicts of a whole run
 
 HEADER = [
     "suite",
@@ -218,8 +220,8 @@ def noise_floor_lines(verdicts: Sequence[Verdict]) -> list[str]:
 def run_verdict(verdicts: Sequence[Verdict]) -> str:
     """PROMOTE, DO NOT PROMOTE (a gated metric failed) or INCONCLUSIVE (none failed, some cannot be told)."""
     if any(v.failures for v in verdicts):
-        return "DO NOT PROMOTE"
-    return "INCONCLUSIVE" if any(v.inconclusive for v in verdicts) else "PROMOTE"
+        return DO_NOT_PROMOTE
+    return INCONCLUSIVE if any(v.inconclusive for v in verdicts) else PROMOTE
 
 
 def as_json(verdicts: Sequence[Verdict]) -> str:

@@ -306,72 +306,63 @@ def paired_delta_draws(
     clusters: Mapping[str, str] | None = None,
     n_resamples: int = 10_000,
     seed: int = 0,
+    statistic_of_items: bool = False,
 ) -> DeltaDraws:
     """Bootstrap the difference of the metric itself: the same item (or cluster) draws for both models.
 
     A corpus statistic (BLEU, macro F1, perplexity) is recomputed from its per-item sufficient statistics on
-    every resample; any other metric is the mean of its per-item scores.
+    every resample; any other metric is the mean of its per-item scores. `statistic_of_items` takes the mean
+    of the per-item scores even for a corpus metric (the fallback when only one side carries its statistics).
     """
     corpus_c, corpus_r = _corpus_data(candidate, ids), _corpus_data(reference, ids)
-    if corpus_c is not None and corpus_r is not None and corpus_c[0] == corpus_r[0]:
+    transform: RowTransform | None = None
+    if not statistic_of_items and corpus_c is not None and corpus_r is not None and corpus_c[0] == corpus_r[0]:
         from harness.metrics.corpus import statistic_from_spec
 
         additive, finish = statistic_from_spec(corpus_c[0])
-        first, second = additive(corpus_c[1]), additive(corpus_r[1])
-        k = first.shape[1]
-        rows = np.hstack([first, second])
+        j = corpus_c[1].shape[1]
+        k = additive(corpus_c[1][:1]).shape[1]
+        rows = np.hstack([corpus_c[1], corpus_r[1]])
+        transform = lambda items: np.hstack([additive(items[:, :j]), additive(items[:, j:])])  # noqa: E731
         statistic: Statistic = lambda sums: finish(sums[:, :k]) - finish(sums[:, k:])  # noqa: E731
-        # From the same sums the resamples use (not the stored values, which are rounded): the observed
-        # difference and its bootstrap draws then agree exactly when nothing changed.
-        delta = float(np.asarray(statistic(rows.sum(axis=0)[None, :]))[0])
         what = f"corpus {corpus_c[0].get('kind', 'statistic')}"
-    elif is_mean_of_items(candidate, reference):
+    elif statistic_of_items or is_mean_of_items(candidate, reference):
         differences = np.array([candidate.per_item[i] - reference.per_item[i] for i in ids], dtype=np.float64)
         rows = np.column_stack([differences, np.ones(len(ids))])
         statistic = lambda sums: sums[:, 0] / sums[:, 1]  # noqa: E731
-        delta = float(differences.mean())
         what = "mean"
     else:
         raise HarnessError(
             f"{candidate.name}: the two results are different corpus statistics and cannot be compared",
             hint="record both with the same metric function",
         )
+    additive_rows = transform(rows) if transform is not None else rows
+    # From the same sums the resamples use (not the stored values, which are rounded): the observed
+    # difference and its bootstrap draws then agree exactly when nothing changed.
+    delta = float(np.asarray(statistic(additive_rows.sum(axis=0)[None, :]))[0])
     if clusters:
-        rows = _group_rows(rows, ids, clusters)
+        rows, transform = _group_rows(additive_rows, ids, clusters), None
+        additive_rows = rows
         method = f"cluster bootstrap of the {what} ({len(rows)} clusters)"
     else:
         method = f"paired bootstrap of the {what}"
-    draws = bootstrap_distribution(rows, statistic, n_resamples=n_resamples, seed=seed)
-    jackknife = (
-        np.asarray(statistic(rows.sum(axis=0)[None, :] - rows), dtype=np.float64) if len(rows) > 1 else draws[:0]
-    )
+    draws = bootstrap_distribution(rows, statistic, n_resamples=n_resamples, seed=seed, transform=transform)
+    left_out = additive_rows.sum(axis=0)[None, :] - additive_rows
+    jackknife = np.asarray(statistic(left_out), dtype=np.float64) if len(rows) > 1 else draws[:0]
     return DeltaDraws(delta, draws, jackknife, method, len(rows))
 
 
 def _delta_interval(
     first: MetricResult, second: MetricResult, ids: Sequence[str], n_resamples: int, seed: int
 ) -> tuple[float, tuple[float, float], str]:
-    """delta = first - second, its paired-bootstrap interval, and whether the corpus statistic was used."""
+    """delta = first - second, its 95% paired-bootstrap interval, and whether the corpus statistic was used."""
     corpus_first, corpus_second = _corpus_data(first, ids), _corpus_data(second, ids)
-    if corpus_first is not None and corpus_second is not None and corpus_first[0] == corpus_second[0]:
-        from harness.metrics.corpus import statistic_from_spec
-
-        additive, finish = statistic_from_spec(corpus_first[0])
-        j = corpus_first[1].shape[1]
-        k = additive(corpus_first[1][:1]).shape[1]
-        delta = float(first.value - second.value)
-        lo, hi = bootstrap_ci(
-            np.hstack([corpus_first[1], corpus_second[1]]),
-            lambda sums: finish(sums[:, :k]) - finish(sums[:, k:]),
-            transform=lambda rows: np.hstack([additive(rows[:, :j]), additive(rows[:, j:])]),
-            n_resamples=n_resamples,
-            seed=seed,
-        )
-        return delta, (min(lo, delta), max(hi, delta)), "corpus statistic"
-    differences = np.array([first.per_item[i] - second.per_item[i] for i in ids], dtype=np.float64)
-    delta = float(differences.mean())
-    lo, hi = bootstrap_ci(differences, n_resamples=n_resamples, seed=seed)
-    return delta, (min(lo, delta), max(hi, delta)), "per-item mean"
+    corpus = corpus_first is not None and corpus_second is not None and corpus_first[0] == corpus_second[0]
+    draws = paired_delta_draws(first, second, ids, n_resamples=n_resamples, seed=seed, statistic_of_items=not corpus)
+    delta = float(first.value - second.value) if corpus else draws.delta
+    finite = draws.draws[np.isfinite(draws.draws)]
+    lo, hi = np.quantile(finite, [0.025, 0.975]) if finite.size else (delta, delta)
+    return delta, (min(float(lo), delta), max(float(hi), delta)), "corpus statistic" if corpus else "per-item mean"
 
 
 def _canonical_key(result: MetricResult, ids: Sequence[str]) -> tuple[bytes, float, bytes]:

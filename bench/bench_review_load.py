@@ -4,7 +4,8 @@
     python bench/bench_review_load.py --kill-after 4000     # SIGKILL the server mid-load, then check
 
 The server runs as its own process (`harness review serve`), as it would for a team; each reviewer is a
-thread with its own HTTP session that does what a person does: load the next answer, post a rating.
+thread with its own personal link (issued with the store's `invite`) and HTTP session that does what a person
+does: load the next answer, post a rating.
 A submission counts as acknowledged when the server answered 303 (after the SQLite commit). "lost" is
 acknowledged minus stored: it must be 0, also when the server is killed.
 """
@@ -33,18 +34,17 @@ from harness.review.rubric import load_rubric  # noqa: E402
 from harness.review.sampling import draw_sample  # noqa: E402
 from harness.review.store import ReviewStore  # noqa: E402
 
-TOKEN = "bench-token"
 ANSWERS = {"c_accuracy": "5", "c_factual_correctness": "pass", "c_coherence": "4", "c_tone": "neutral",
            "c_guideline_adherence": "pass"}  # fmt: skip
 
 
 def start_server(db: Path) -> tuple[subprocess.Popen[str], str]:
     env = os.environ | {"PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "harness.cli", "review", "serve", "--db", str(db), "--port", "0", "--token", TOKEN]
+    command = [sys.executable, "-m", "harness.cli", "review", "serve", "--db", str(db), "--port", "0"]
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert server.stdout is not None
     for line in server.stdout:
-        if match := re.search(r"(http://127\.0\.0\.1:\d+)/\?token=", line):
+        if match := re.search(r" at (http://127\.0\.0\.1:\d+) ", line):
             return server, match.group(1)
     raise SystemExit(f"the server did not start (exit {server.wait()})")
 
@@ -62,12 +62,14 @@ def main() -> int:
     items = pair_outputs(synthetic_outputs(args.submissions + 100))
     sample = draw_sample(items, size=args.submissions, seed=0)
     store.save_sample(sample, load_rubric(ROOT / "fixtures/review/rubric.yaml"), min_reviews=args.reviewers, seed=0)
+    names = [f"reviewer-{k:02d}" for k in range(args.reviewers)]
+    secrets = {name: store.invite(name) for name in names}
     store.close()
 
     server, url = start_server(db)
-    reviewers = [Reviewer(url, f"reviewer-{k:02d}") for k in range(args.reviewers)]
+    reviewers = [Reviewer(url, name) for name in names]
     for reviewer in reviewers:
-        reviewer.sign_in(TOKEN)
+        reviewer.sign_in(secrets[reviewer.name])
     latencies: list[float] = []
     errors: list[str] = []
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any
 
 JSON_ERRORS = (ValueError, RecursionError)  # what parse_json raises for a bad line
@@ -50,6 +51,13 @@ def json_lines(text: str, where: str, hint: str) -> list[tuple[int, dict[str, An
         for number, line in enumerate(text.split("\n"), start=1)
         if line.strip()
     ]
+
+
+def read_json_lines(path: Path, hint: str) -> list[tuple[int, dict[str, Any]]]:
+    """(line, object) of each non-blank line of a UTF-8 JSONL file, split on "\\n" only; errors name the line."""
+    from harness.textfiles import read_text
+
+    return json_lines(read_text(path), str(path), hint)
 
 
 def json_problem(exc: BaseException) -> str:

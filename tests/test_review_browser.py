@@ -1,5 +1,6 @@
 """The review app in a real browser (headless Chromium via Playwright): rating by keyboard, blind A/B, inert
-hostile answers, and forms posted without the token or from another origin refused.
+hostile answers, forms posted without the CSRF token or from another origin refused, and reviewers with different
+links kept apart.
 
 Skipped when /usr/bin/chromium or the playwright package is missing (CI installs both).
 """
@@ -12,7 +13,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_review_app import TOKEN, hostile_outputs, make_db
+from test_review_app import GOOD, hostile_outputs, invite, make_db
 
 from fixtures.review.client import running_server
 from harness.review.store import ReviewStore
@@ -38,7 +39,7 @@ def browser():
 def review(tmp_path, browser):
     """A running app on a hostile run, and a fresh browser page with a record of CSP reports and dialogs."""
     db = make_db(tmp_path / "review.sqlite", hostile_outputs())
-    with running_server(db, TOKEN) as url:
+    with running_server(db) as url:
         context = browser.new_context()
         page = context.new_page()
         page.set_default_timeout(30_000)
@@ -49,12 +50,13 @@ def review(tmp_path, browser):
         context.close()
 
 
-def sign_in(page, url: str, name: str = "Paula") -> None:
-    page.goto(f"{url}/?token={TOKEN}")
-    assert "token" not in page.url  # redirected: the token is not left in the address bar
-    page.fill("#reviewer", name)
-    page.click("button[type=submit]")
+def sign_in(page, url: str, db: Path, name: str = "Paula") -> None:
+    """Open the reviewer's personal link, as they would from the message the organiser sent."""
+    page.goto(f"{url}/?key={invite(db, name)}")
+    assert "key" not in page.url  # redirected: the secret is not left in the address bar
     page.wait_for_selector("#start-rubric")
+    assert page.inner_text(".who strong") == name  # the name comes from the link
+    assert page.locator("#reviewer, a[href*=change]").count() == 0  # and cannot be changed
 
 
 def csp_reports(page) -> list[str]:
@@ -63,7 +65,7 @@ def csp_reports(page) -> list[str]:
 
 def test_a_reviewer_rates_answers_with_the_keyboard(review):
     page, url, db = review
-    sign_in(page, url)
+    sign_in(page, url, db)
     with page.expect_navigation():  # the keyboard handler is a static script: wait until the page has loaded
         page.click("#start-rubric")
     first_item = page.input_value("input[name=item]")
@@ -87,23 +89,24 @@ def test_a_reviewer_rates_answers_with_the_keyboard(review):
 
 def test_ab_sides_are_hidden_from_the_reviewer(review):
     page, url, db = review
-    sign_in(page, url)
+    sign_in(page, url, db)
     with page.expect_navigation():  # the keyboard handler is a static script: wait until the page has loaded
         page.click("#start-ab")
     html = page.content().lower()
     assert "tuned" not in html and "base" not in html  # no label, class, attribute or comment names a model
     item = ReviewStore(db).item(int(page.input_value("input[name=item]")))
     shown_a = page.inner_text("#answer-a")
-    assert (shown_a == item.tuned_output) == (item.tuned_side == "A")
     with page.expect_navigation():
         page.keyboard.press("b")
     (comparison,) = ReviewStore(db).comparisons()
-    assert comparison.choice == "B" and comparison.winner == ("tuned" if item.tuned_side == "B" else "base")
+    side = ReviewStore(db).tuned_side("Paula", item)
+    assert (shown_a == item.tuned_output) == (side == "A")
+    assert comparison.choice == "B" and comparison.winner == ("tuned" if side == "B" else "base")
 
 
 def test_hostile_answers_render_as_inert_text(review):
-    page, url, _ = review
-    sign_in(page, url)
+    page, url, db = review
+    sign_in(page, url, db)
     for mode in ("rubric", "ab"):
         page.goto(f"{url}/review/{mode}")
         page.wait_for_timeout(200)
@@ -117,7 +120,7 @@ def test_hostile_answers_render_as_inert_text(review):
 
 def test_posts_without_the_token_or_from_another_origin_are_refused(review, tmp_path):
     page, url, db = review
-    sign_in(page, url)
+    sign_in(page, url, db)
     page.goto(f"{url}/review/rubric")
     item = page.input_value("input[name=item]")
     stamp = page.input_value("input[name=stamp]")
@@ -157,3 +160,40 @@ def test_posts_without_the_token_or_from_another_origin_are_refused(review, tmp_
     finally:
         server.shutdown()
     assert ReviewStore(db).count("ratings") == 0
+
+
+def test_two_reviewers_with_different_links_cannot_see_or_change_each_others_ratings(review, browser):
+    page, url, db = review
+    sign_in(page, url, db, "Paula")
+    other = browser.new_context()  # a second person: their own browser, their own link
+    try:
+        rita = other.new_page()
+        sign_in(rita, url, db, "Rita")
+        page.goto(f"{url}/review/rubric")
+        item = page.input_value("input[name=item]")
+        for key in ("4", "1", "5", "1", "1"):
+            page.keyboard.press(key)
+        page.fill("#comment", "Paula's private note")
+        with page.expect_navigation():
+            page.click("#submit")
+        rita.goto(f"{url}/review/rubric")
+        assert rita.input_value("input[name=item]") == item  # the same answer, to be rated independently
+        assert "Paula" not in rita.content() and rita.locator("input:checked").count() == 0
+        csrf, stamp = rita.input_value("input[name=csrf]"), rita.input_value("input[name=stamp]")
+        forged = {"csrf": csrf, "item": item, "stamp": stamp, "reviewer": "Paula"} | {k: "1" for k in GOOD} | {
+            "c_factual_correctness": "fail", "c_tone": "neutral", "c_guideline_adherence": "fail"}  # fmt: skip
+        post = """form => fetch('/review/rubric', {method: 'POST', redirect: 'manual', body: new URLSearchParams(form),
+            headers: {'Content-Type': 'application/x-www-form-urlencoded'}}).then(r => r.type + r.status)"""
+        assert rita.evaluate(post, forged) == "opaqueredirect0"  # saved: as Rita's rating, whatever the form says
+        paulas_csrf = page.input_value("input[name=csrf]")
+        assert rita.evaluate(post, forged | {"csrf": paulas_csrf}) == "basic403"  # Paula's token is not Rita's
+        by = {r.reviewer: r for r in ReviewStore(db).ratings()}
+        assert sorted(by) == ["Paula", "Rita"]
+        assert by["Paula"].scores["accuracy"] == "4" and by["Paula"].comment == "Paula's private note"
+        assert by["Rita"].scores["accuracy"] == "1"
+        rita.goto(f"{url}/")
+        assert "1 rated by you" in rita.inner_text("main")
+        page.goto(f"{url}/")
+        assert "1 rated by you" in page.inner_text("main")
+    finally:
+        other.close()

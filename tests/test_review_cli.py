@@ -18,7 +18,7 @@ def test_sample_prints_the_size_and_why_then_report_tracks_the_review(tmp_path, 
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "323 of 2,000 items for ±5% at 95%" in out and "base and tuned disagree on" in out
-    assert "next: harness review serve" in out
+    assert "harness review invite NAME" in out and "harness review serve" in out
     first = [i.key for i in ReviewStore(db).items()]
 
     assert main(["review", "report", "--db", str(db)]) == 1  # nothing reviewed yet

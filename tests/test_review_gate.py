@@ -86,7 +86,7 @@ def test_an_incomplete_or_unreliable_review_blocks_promotion(gate, pytester, tin
     result.stdout.fnmatch_lines(
         [
             "*the human review blocks promotion*",
-            "*complete: *sampled answers have 2 rating(s)*",
+            "*complete: *sampled answers have ratings from 2 distinct reviewers*",
             "*agreement on accuracy: Krippendorff's alpha*",
         ]  # fmt: skip
     )
@@ -97,3 +97,29 @@ def test_a_pass_rate_bar_above_the_lower_bound_fails(gate, pytester, tiny_dirs):
     result = gate("--review-db", str(db), "--review-min-pass-rate", "0.99")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*pass rate*Wilson lower bound*vs required 0.990*"])
+
+
+def test_one_reviewer_with_constant_ratings_blocks_promotion(gate, pytester, tiny_dirs):
+    from harness.review.store import Comparison, Rating
+
+    store = ReviewStore(pytester.path / "review.sqlite", create=True)
+    rubric = load_rubric(DEMO)
+    sample = draw_sample(pair_outputs(synthetic_outputs(300, seed=6, tuned_model=str(tiny_dirs["adapter"]))), seed=0)
+    store.save_sample(sample, rubric, min_reviews=1, seed=0)
+    best = {c.name: c.options[-1] if c.name != "tone" else "neutral" for c in rubric.criteria}
+    stamp = "2026-01-05T09:00:00.000+00:00"
+    store.add_many(
+        [Rating(i.eval_set, i.item_id, "mallory", stamp, rubric.version, i.tuned_hash, best) for i in store.items()],
+        [Comparison(i.eval_set, i.item_id, "mallory", stamp, i.pair_hash, "tie", "tie") for i in store.items()
+         if i.disagree],
+    )  # fmt: skip
+    store.close()
+    result = gate("--review-db", str(pytester.path / "review.sqlite"))
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*reviewers: 1 distinct issued identities reviewed; each answer needs 2*",
+            "*mallory gave the same scores to all * answers*chose 'tie' for all * A/B pairs*median 0.0 s*",
+            "*agreement on accuracy: Krippendorff's alpha undefined: fewer than two reviewers*",
+        ]
+    )

@@ -15,7 +15,14 @@ from harness.review.gate import ReviewThresholds, decide
 from harness.review.items import pair_outputs
 from harness.review.rubric import load_rubric
 from harness.review.sampling import draw_sample
-from harness.review.stats import cohen_kappa, krippendorff_alpha, sign_test, weighted_rate, wilson_interval
+from harness.review.stats import (
+    alpha_undefined_reason,
+    cohen_kappa,
+    krippendorff_alpha,
+    sign_test,
+    weighted_rate,
+    wilson_interval,
+)
 from harness.review.store import Rating, ReviewStore
 from harness.review.summary import summarise
 
@@ -59,15 +66,40 @@ def test_sign_test_detects_a_worse_tuned_model():
     assert sign_test(0, 0).p_worse == 1.0
 
 
-@given(st.lists(st.integers(1, 5), min_size=1, max_size=50), st.booleans())
+varied = st.lists(st.integers(1, 5), min_size=2, max_size=50).filter(lambda r: len(set(r)) > 1)
+
+
+@given(varied, st.booleans())
 def test_kappa_of_identical_raters_is_one(ratings, ordinal):
     assert cohen_kappa(ratings, ratings, ordinal=ordinal) == 1.0
 
 
-@given(st.lists(st.integers(1, 5), min_size=2, max_size=40), st.integers(2, 4))
+@given(varied, st.integers(2, 4))
 def test_alpha_of_identical_raters_is_one(ratings, raters):
     matrix = np.array([ratings] * raters, dtype=float)
     assert krippendorff_alpha(matrix, ordinal=True, domain=range(1, 6)) == pytest.approx(1.0)
+
+
+@given(st.integers(1, 5), st.integers(2, 6), st.integers(1, 60), st.booleans(), st.floats(0, 0.5))
+def test_constant_ratings_give_undefined_agreement_never_one(value, raters, items, ordinal, missing):
+    matrix = np.full((raters, items), float(value))
+    matrix[np.random.default_rng(items).random(matrix.shape) < missing] = np.nan
+    alpha = krippendorff_alpha(matrix, ordinal=ordinal, domain=range(1, 6))
+    assert math.isnan(alpha)
+    assert alpha_undefined_reason(matrix).startswith("undefined:")
+    assert math.isnan(cohen_kappa([value] * items, [value] * items, ordinal=ordinal))
+
+
+def test_the_reference_library_refuses_constant_ratings_too():
+    import krippendorff
+
+    with pytest.raises(ValueError, match="more than one value"):
+        krippendorff.alpha(reliability_data=np.full((3, 20), 5.0), level_of_measurement="ordinal")
+    varied = np.array([[1, 2, 3, 4, 5, 5], [1, 2, 3, 4, 5, 4]], dtype=float)
+    assert alpha_undefined_reason(varied) == ""
+    assert krippendorff_alpha(varied, ordinal=True, domain=range(1, 6)) == pytest.approx(
+        krippendorff.alpha(reliability_data=varied, level_of_measurement="ordinal", value_domain=range(1, 6))
+    )
 
 
 def test_weighted_kappa_gives_partial_credit_on_an_ordinal_scale():

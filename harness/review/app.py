@@ -1,9 +1,10 @@
-"""The review web app (Starlette): one answer at a time, rubric or blind A/B, behind a token, CSRF and CSP."""
+"""The review web app (Starlette): one answer at a time, rubric or blind A/B, for reviewers with an issued link,
+behind CSRF and CSP."""
 
 from __future__ import annotations
 
+import re
 import socket
-import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -17,14 +18,21 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from harness.errors import HarnessError
-from harness.review.security import SECURITY_HEADERS, SESSION_COOKIE, Guard, host_names
-from harness.review.store import AB, CHOICES, RUBRIC, Comparison, Rating, ReviewStore, now
+from harness.review.security import SECURITY_HEADERS, Guard, host_names
+from harness.review.store import AB, CHOICES, RUBRIC, Comparison, Rating, ReviewStore, now, winner_of
 
 HERE = Path(__file__).parent
 STATIC = {"review.js": "text/javascript", "review.css": "text/css"}
 MAX_FORM_BYTES = 64 * 1024
-MAX_NAME = 60
 MAX_COMMENT = 4000
+MAX_ITEM_DIGITS = 18  # item ids are SQLite rowids: below 2**63
+BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+NO_SESSION = "Open your personal review link (the organiser makes it with `harness review invite NAME`)."
+
+
+def visible(text: object) -> str:
+    """Text with bidirectional controls shown as <U+202E> and such: they cannot reorder what a reviewer reads."""
+    return BIDI_CONTROLS.sub(lambda m: f"<U+{ord(m.group()):04X}>", str(text))
 
 
 class Protect:
@@ -68,6 +76,7 @@ class ReviewApp:
         env = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=True, undefined=StrictUndefined, trim_blocks=True
         )
+        env.filters["visible"] = visible
         self.templates = env
         self.static = {name: (HERE / "static" / name).read_bytes() for name in STATIC}
 
@@ -82,7 +91,6 @@ class ReviewApp:
     def routes(self) -> list[Route]:
         return [
             Route("/", self.home, methods=["GET"]),
-            Route("/reviewer", self.set_reviewer, methods=["POST"]),
             Route("/review/{mode}", self.show, methods=["GET"]),
             Route("/review/{mode}", self.submit, methods=["POST"]),
             Route("/static/{name}", self.asset, methods=["GET"]),
@@ -103,48 +111,40 @@ class ReviewApp:
 
     async def home(self, request: Request) -> Response:
         await run_in_threadpool(self._refresh)
-        if "token" in request.query_params:
-            if not self.guard.token_ok(request.query_params["token"]):
-                return self.error(
-                    403, "This link's token is not valid. Use the link printed by `harness review serve`."
-                )
-            response = RedirectResponse("/", 303)  # the token leaves the address bar and the history
-            response.set_cookie(SESSION_COOKIE, self.guard.open_session(), httponly=True, samesite="strict")
+        if "key" in request.query_params:
+            reviewer = await run_in_threadpool(self.store.reviewer_by_secret, request.query_params["key"])
+            if reviewer is None:
+                return self.error(403, "This link is not valid, or it was revoked. Ask the organiser for yours.")
+            response = RedirectResponse("/", 303)  # the secret leaves the address bar and the history
+            response.set_cookie(
+                self.guard.cookie, self.guard.open_session(reviewer), httponly=True, samesite="strict", path="/"
+            )
             return response
-        session = request.cookies.get(SESSION_COOKIE)
-        reviewer = self.guard.reviewer(session)
+        session, reviewer = await self._reviewer(request)
         if reviewer is None:
-            return self.error(403, "Open the link with the token that `harness review serve` printed.")
-        assert session is not None
-        if not reviewer or "change" in request.query_params:
-            return self.page("name.html", csrf=self.guard.csrf(session), reviewer=reviewer)
+            return self.error(403, NO_SESSION)
         progress = {RUBRIC: await self._progress(reviewer, RUBRIC)}
         if self.has_ab:
             progress[AB] = await self._progress(reviewer, AB)
         return self.page("home.html", reviewer=reviewer, progress=progress, meta=self.meta)
 
-    async def set_reviewer(self, request: Request) -> Response:
-        form, session = await self._checked_form(request)
-        if isinstance(form, Response):
-            return form
-        name = " ".join(unicodedata.normalize("NFC", form.get("reviewer", "")).split())
-        if not name or len(name) > MAX_NAME or not all(ch.isprintable() for ch in name):
-            return self.error(400, f"Give your name: 1 to {MAX_NAME} printable characters.")
-        self.guard.set_reviewer(session, name)
-        return RedirectResponse("/", 303)
+    async def _reviewer(self, request: Request) -> tuple[str, str | None]:
+        """The session cookie and its reviewer; None when there is no session or the reviewer was revoked."""
+        session = request.cookies.get(self.guard.cookie, "")
+        reviewer = self.guard.reviewer(session)
+        if reviewer is not None and not await run_in_threadpool(self.store.is_active, reviewer):
+            self.guard.close_sessions(reviewer)
+            return session, None
+        return session, reviewer
 
     async def show(self, request: Request) -> Response:
         mode = request.path_params["mode"]
         await run_in_threadpool(self._refresh)
-        session = request.cookies.get(SESSION_COOKIE)
-        reviewer = self.guard.reviewer(session)
+        session, reviewer = await self._reviewer(request)
         if reviewer is None:
-            return self.error(403, "Open the link with the token that `harness review serve` printed.")
-        if not reviewer:
-            return RedirectResponse("/", 303)
+            return self.error(403, NO_SESSION)
         if mode not in (RUBRIC, AB) or (mode == AB and not self.has_ab):
             return self.error(404, "No such review mode.")
-        assert session is not None
         meta = self.meta
         item = await run_in_threadpool(self.store.next_item, reviewer, mode, meta.rubric.version, meta.min_reviews)
         progress = await self._progress(reviewer, mode)
@@ -155,8 +155,9 @@ class ReviewApp:
         if mode == RUBRIC:
             stamp = self.guard.stamp(f"{item.tuned_hash}:{meta.rubric.version}")
             return self.page("rubric.html", stamp=stamp, rubric=meta.rubric, **context)
-        answer_a, answer_b = item.sides()
         assert item.pair_hash is not None
+        tuned_side = await run_in_threadpool(self.store.tuned_side, reviewer, item)
+        answer_a, answer_b = item.sides(tuned_side)
         return self.page(
             "ab.html", stamp=self.guard.stamp(item.pair_hash), answer_a=answer_a, answer_b=answer_b, **context
         )
@@ -164,18 +165,15 @@ class ReviewApp:
     async def submit(self, request: Request) -> Response:
         mode = request.path_params["mode"]
         await run_in_threadpool(self._refresh)
-        form, session = await self._checked_form(request)
+        form, reviewer = await self._checked_form(request)
         if isinstance(form, Response):
             return form
-        reviewer = self.guard.reviewer(session)
-        if not reviewer:
-            return self.error(403, "Give your name before reviewing.")
         if mode not in (RUBRIC, AB):
             return self.error(404, "No such review mode.")
-        try:
-            item = await run_in_threadpool(self.store.item, int(form.get("item", "")))
-        except ValueError:
-            item = None
+        item_field = form.get("item", "")
+        if not (item_field.isascii() and item_field.isdecimal() and len(item_field) <= MAX_ITEM_DIGITS):
+            return self.error(400, "Not saved: the form's item id is not a valid id. Go back to the start.")
+        item = await run_in_threadpool(self.store.item, int(item_field))
         if item is None:
             return self.error(
                 400, "That item is not in the review sample (was it sampled again?). Go back to the start."
@@ -202,32 +200,46 @@ class ReviewApp:
             choice = form.get("choice", "")
             if choice not in CHOICES:
                 return self.error(400, f"Not saved: choose one of {', '.join(CHOICES)}.")
+            if await run_in_threadpool(self.store.rated_by, reviewer, item.eval_set, item.item_id):
+                return self.error(
+                    409, "Not saved: you rated this answer on its own, so your comparison of it would not be blind."
+                )
+            tuned_side = await run_in_threadpool(self.store.tuned_side, reviewer, item)
             comparison = Comparison(
-                item.eval_set, item.item_id, reviewer, now(), item.pair_hash, choice, item.winner(choice), comment
+                item.eval_set,
+                item.item_id,
+                reviewer,
+                now(),
+                item.pair_hash,
+                choice,
+                winner_of(choice, tuned_side),
+                comment,
+                tuned_side,
             )
             await run_in_threadpool(self.store.add_comparison, comparison)
         return RedirectResponse(f"/review/{mode}", 303)
 
     async def _checked_form(self, request: Request) -> tuple[dict[str, str] | Response, str]:
-        """The posted form, after the Origin, session and CSRF checks; or the refusal to send back."""
-        session = request.cookies.get(SESSION_COOKIE, "")
+        """The posted form and the session's reviewer, after the Origin, session and CSRF checks; or the refusal
+        to send back."""
+        session, reviewer = await self._reviewer(request)
         if not self.guard.origin_ok(request.headers.get("origin"), request.headers.get("sec-fetch-site")):
-            return self.error(403, "Refused: this form was not sent from the review page (Origin check)."), session
+            return self.error(403, "Refused: this form was not sent from the review page (Origin check)."), ""
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/x-www-form-urlencoded":
-            return self.error(415, "Refused: expected a form submission."), session
+            return self.error(415, "Refused: expected a form submission."), ""
         body = b""
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_FORM_BYTES:
-                return self.error(413, "Refused: the form is too large."), session
+                return self.error(413, "Refused: the form is too large."), ""
         try:
             parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200, strict_parsing=False)
         except (UnicodeDecodeError, ValueError):
-            return self.error(400, "Refused: the form could not be read."), session
+            return self.error(400, "Refused: the form could not be read."), ""
         form = {key: values[-1] for key, values in parsed.items()}
-        if not self.guard.csrf_ok(session, form.get("csrf")):
-            return self.error(403, "Refused: the session or CSRF token is missing or wrong. Reload the page."), session
-        return form, session
+        if reviewer is None or not self.guard.csrf_ok(session, form.get("csrf")):
+            return self.error(403, "Refused: the session or CSRF token is missing or wrong. Reload the page."), ""
+        return form, reviewer
 
     async def _progress(self, reviewer: str, mode: str) -> dict[str, int]:
         meta = self.meta
@@ -255,19 +267,24 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def review_link(base_url: str, secret: str) -> str:
+    """A reviewer's personal link: the app's address with their secret."""
+    return f"{base_url.rstrip('/')}/?key={secret}"
+
+
 def make_server(
-    db: Path, host: str = "127.0.0.1", port: int = 8765, token: str | None = None, allow_hosts: tuple[str, ...] = ()
+    db: Path, host: str = "127.0.0.1", port: int = 8765, allow_hosts: tuple[str, ...] = ()
 ) -> tuple[Any, socket.socket, str]:
-    """A uvicorn server for the review in `db`, its socket, and the URL with the access token."""
+    """A uvicorn server for the review in `db`, its socket, and its base URL (reviewers add their secret)."""
     import uvicorn
 
     store = ReviewStore(db)
     store.meta()  # fail now, with the fix, when nothing was sampled
     sock = bind(host, port)
     port = sock.getsockname()[1]
-    guard = Guard(host_names(host, port, allow_hosts), token)
+    guard = Guard(host_names(host, port, allow_hosts), port)
     config = uvicorn.Config(
         build_app(store, guard), log_level="warning", access_log=False, server_header=False, lifespan="off"
     )
     shown = f"[{host}]" if ":" in host else host
-    return uvicorn.Server(config), sock, f"http://{shown}:{port}/?token={guard.token}"
+    return uvicorn.Server(config), sock, f"http://{shown}:{port}"

@@ -1,4 +1,5 @@
-"""`harness review ...`: sample answers for review, serve the review app, report, export and import ratings."""
+"""`harness review ...`: sample answers for review, issue reviewers' links, serve the review app, report, export
+and import ratings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 DEMO_RUBRIC = Path("fixtures") / "review" / "rubric.yaml"
+DEFAULT_URL = "http://127.0.0.1:8765"
 
 
 def _cache_dir() -> Path:
@@ -66,48 +68,138 @@ def _sample(args: argparse.Namespace) -> int:
     if kept:
         print(f"{kept} earlier rating(s) still count: their answers did not change")
     print(f"review database: {db} (rubric version {rubric.version}, {args.min_reviews} review(s) per answer)")
-    print(f"next: harness review serve --db {db}")
+    print(f"next: harness review invite NAME (one link per reviewer), then harness review serve --db {db}")
+    return 0
+
+
+def _names(values: list[str]) -> list[str]:
+    """Reviewer names from arguments that may hold comma-separated lists."""
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _invite_all(db: Path, names: list[str], base_url: str, *, reissue: bool) -> None:
+    """Issue each name a link and print it; the database keeps only a hash of the secret."""
+    from harness.review.app import review_link
+    from harness.review.store import ReviewStore
+
+    store = ReviewStore(db)
+    try:
+        store.meta()  # fail now, with the fix, when nothing was sampled
+        links = {name: review_link(base_url, store.invite(name, reissue=reissue)) for name in names}
+    finally:
+        store.close()
+    print("personal review links (each identifies its reviewer: send each one privately; shown only now):")
+    for name, link in links.items():
+        print(f"    {name}: {link}")
+
+
+def _invite(args: argparse.Namespace) -> int:
+    _invite_all(_db(args), _names(args.names), args.url, reissue=args.reissue)
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    from harness.review.store import ReviewStore
+
+    store = ReviewStore(_db(args))
+    try:
+        for name in _names(args.names):
+            store.revoke(name)
+            print(f"revoked {name}: the link no longer opens the app; their reviews are kept but not counted")
+    finally:
+        store.close()
+    return 0
+
+
+def _reviewers(args: argparse.Namespace) -> int:
+    from harness.review.gate import ReviewThresholds, flags
+    from harness.review.store import ReviewStore
+    from harness.review.summary import activity
+
+    store = ReviewStore(_db(args))
+    try:
+        people = store.reviewers()
+        counted = {a.name: a for a in activity(store.ratings(), store.comparisons())}
+        stored = activity(store.ratings(current_only=False), store.comparisons(current_only=False))
+        everything = {a.name: a for a in stored}
+    finally:
+        store.close()
+    if not people:
+        print("no reviewers yet: `harness review invite NAME` issues a link")
+        return 0
+    print(f"{'reviewer':<24} {'status':<20} {'ratings':>7} {'A/B':>5} {'median s':>9}  flags")
+    for person in people:
+        mine = counted.get(person.name) or everything.get(person.name)
+        ratings = mine.ratings if mine else 0
+        choices = mine.comparisons if mine else 0
+        median = f"{mine.median_seconds:.1f}" if mine and mine.median_seconds is not None else "-"
+        reasons = ", ".join(flags(mine, ReviewThresholds())) if mine else ""
+        print(f"{person.name:<24} {person.status:<20} {ratings:>7} {choices:>5} {median:>9}  {reasons}")
     return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
     from harness.review.app import make_server
 
-    server, sock, url = make_server(
-        _db(args), args.host, args.port, args.token or os.environ.get("HARNESS_REVIEW_TOKEN"), tuple(args.allow_host)
-    )
+    server, sock, url = make_server(_db(args), args.host, args.port, tuple(args.allow_host))
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(
-            f"warning: listening on {args.host}: anyone who can reach it and has the link can review; the app "
+            f"warning: listening on {args.host}: anyone who can reach it and has a link can review; the app "
             "answers only to the Host names given with --allow-host (e.g. --allow-host reviews.internal)",
             flush=True,
         )
-    print(f"review app for {_db(args)}; open this link (Ctrl-C stops it):\n    {url}", flush=True)
+    if args.reviewers:
+        _invite_all(_db(args), _names(args.reviewers), url, reissue=args.reissue)
+    print(
+        f"review app for {_db(args)} at {url} (Ctrl-C stops it); reviewers open their own link "
+        "(`harness review invite NAME`); `harness review reviewers` shows their progress",
+        flush=True,
+    )
     server.run(sockets=[sock])
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from harness.atomic import atomic_write_text
+    from harness.errors import HarnessError
     from harness.review.gate import ReviewThresholds, decide
     from harness.review.report import report_dict, report_lines
     from harness.review.store import ReviewStore
     from harness.review.summary import summarise
 
+    if args.min_reviewers < 1:
+        raise HarnessError(f"--min-reviewers must be at least 1, got {args.min_reviewers}", hint="e.g. 2")
+    if not math.isfinite(args.min_seconds) or args.min_seconds < 0:
+        raise HarnessError(f"--min-seconds must be a number >= 0, got {args.min_seconds}", hint="e.g. 5")
     store = ReviewStore(_db(args))
     try:
         summary = summarise(store)
     finally:
         store.close()
-    verdict = decide(summary, ReviewThresholds(args.min_pass_rate, args.alpha, args.min_agreement))
-    print("\n".join(report_lines(summary, verdict)))
+    thresholds = ReviewThresholds(
+        args.min_pass_rate, args.alpha, args.min_agreement, args.min_reviewers, args.min_seconds
+    )
+    verdict = decide(summary, thresholds)
+    print("\n".join(report_lines(summary, verdict, thresholds)))
     if args.json:
-        atomic_write_text(Path(args.json), json.dumps(report_dict(summary, verdict), indent=2, sort_keys=True) + "\n")
+        text = json.dumps(report_dict(summary, verdict, thresholds), indent=2, sort_keys=True) + "\n"
+        atomic_write_text(Path(args.json), text)
     return 0 if verdict.passed else 1
 
 
-def _export(args: argparse.Namespace) -> int:
+def private_write_text(path: Path, text: str) -> None:
+    """Write atomically with mode 0600: an export holds every reviewer's ratings and comments."""
     from harness.atomic import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        os.chmod(path, 0o600)
+    else:  # the atomic write keeps the mode of the file it replaces
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    atomic_write_text(path, text)
+
+
+def _export(args: argparse.Namespace) -> int:
     from harness.review.exchange import export_rows, format_of, format_rows
     from harness.review.store import ReviewStore
 
@@ -119,8 +211,8 @@ def _export(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.out:
-        atomic_write_text(Path(args.out), text)
-        print(f"{len(rows)} row(s) written to {args.out}", file=sys.stderr)
+        private_write_text(Path(args.out), text)
+        print(f"{len(rows)} row(s) written to {args.out} (readable by you only)", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -156,11 +248,30 @@ def register(parser: argparse.ArgumentParser) -> None:
     sample.add_argument("--db", metavar="PATH", help=db_help)
     sample.set_defaults(run=_sample)
 
+    invite = sub.add_parser("invite", help="issue reviewers their personal review links")
+    invite.add_argument("names", nargs="+", metavar="NAME", help="reviewer names (or a,b,c)")
+    invite.add_argument("--db", metavar="PATH", help=db_help)
+    invite.add_argument("--url", default=DEFAULT_URL, help=f"the app's address in the links (default {DEFAULT_URL})")
+    invite.add_argument("--reissue", action="store_true", help="replace an existing link (the old one stops working)")
+    invite.set_defaults(run=_invite)
+
+    revoke = sub.add_parser("revoke", help="stop reviewers' links; their reviews stop counting")
+    revoke.add_argument("names", nargs="+", metavar="NAME")
+    revoke.add_argument("--db", metavar="PATH", help=db_help)
+    revoke.set_defaults(run=_revoke)
+
+    reviewers = sub.add_parser("reviewers", help="who was issued a link, their progress and any flags")
+    reviewers.add_argument("--db", metavar="PATH", help=db_help)
+    reviewers.set_defaults(run=_reviewers)
+
     serve = sub.add_parser("serve", help="start the local review app")
     serve.add_argument("--db", metavar="PATH", help=db_help)
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 picks a free one)")
-    serve.add_argument("--token", help="access token (default: a new random one; or $HARNESS_REVIEW_TOKEN)")
+    serve.add_argument(
+        "--reviewers", action="append", default=[], metavar="A,B,C", help="issue these reviewers links on start"
+    )
+    serve.add_argument("--reissue", action="store_true", help="with --reviewers: replace links already issued")
     serve.add_argument(
         "--allow-host",
         action="append",
@@ -176,6 +287,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--min-pass-rate", type=float, default=0.7, help="required Wilson lower bound (default 0.7)")
     report.add_argument("--alpha", type=float, default=0.05, help="significance level of the A/B sign test")
     report.add_argument("--min-agreement", type=float, default=0.667, help="required Krippendorff's alpha")
+    report.add_argument(
+        "--min-reviewers", type=int, default=2, help="distinct reviewers every answer needs (default 2)"
+    )
+    report.add_argument(
+        "--min-seconds", type=float, default=5.0, help="flag reviewers faster than this per item (default 5)"
+    )
     report.set_defaults(run=_report)
 
     export = sub.add_parser("export", help="write every rating and A/B choice as JSONL or CSV")

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.jsonlines import json_object
-from harness.review.store import CHOICES, WINNERS, Comparison, Rating, ReviewStore, StoredItem, now
+from harness.jsonlines import read_json_lines
+from harness.review.store import CHOICES, WINNERS, Comparison, Rating, ReviewStore, now, winner_of
 from harness.textfiles import read_text
 
 FORMATS = ("jsonl", "csv")
@@ -26,12 +26,30 @@ COLUMNS = (
     "output_hash",
     "pair_hash",
     "choice",
+    "tuned_side",
     "winner",
     "comment",
 )
 SCORE_PREFIX = "score."
 _CONTROL = frozenset(chr(c) for c in [*range(32), *range(0x7F, 0xA0)] if chr(c) not in "\t\n\r\x85")
 _FIX_ROW = "fix that line (export a file with `harness review export` to see the expected rows)"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
+
+
+def neutralise(cell: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ tab or CR gets a leading '.
+
+    Text that already starts with ' gets one more, so that `restore` gives back exactly what was written.
+    """
+    if isinstance(cell, str) and cell.startswith((*FORMULA_START, ESCAPE)):
+        return ESCAPE + cell
+    return cell
+
+
+def restore(cell: str) -> str:
+    """The text `neutralise` was given."""
+    return cell[1:] if cell.startswith(ESCAPE) else cell
 
 
 def export_rows(store: ReviewStore) -> list[dict[str, Any]]:
@@ -61,6 +79,7 @@ def export_rows(store: ReviewStore) -> list[dict[str, Any]]:
                 "created_at": c.created_at,
                 "pair_hash": c.pair_hash,
                 "choice": c.choice,
+                "tuned_side": c.tuned_side or "",
                 "winner": c.winner,
                 "comment": c.comment,
             }
@@ -69,17 +88,18 @@ def export_rows(store: ReviewStore) -> list[dict[str, Any]]:
 
 
 def format_rows(rows: list[dict[str, Any]], fmt: str, criteria: tuple[str, ...] = ()) -> str:
-    """The rows as JSONL, or as CSV with one `score.<criterion>` column per criterion."""
+    """The rows as JSONL, or as CSV with one `score.<criterion>` column per criterion (cells neutralised)."""
     if fmt == "jsonl":
         return "".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows)
     names = list(criteria) + sorted({k for row in rows for k in row.get("scores", {})} - set(criteria))
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*COLUMNS, *(SCORE_PREFIX + n for n in names)], lineterminator="\n")
+    fieldnames = [*COLUMNS, *(SCORE_PREFIX + n for n in names)]
+    writer = csv.DictWriter(out, fieldnames=fieldnames, lineterminator="\r\n")  # RFC 4180: a CR in a cell is quoted
     writer.writeheader()
     for row in rows:
         flat = {k: v for k, v in row.items() if k != "scores"}
         flat |= {SCORE_PREFIX + k: v for k, v in row.get("scores", {}).items()}
-        writer.writerow(flat)
+        writer.writerow({key: neutralise(value) for key, value in flat.items()})
     return out.getvalue()
 
 
@@ -91,15 +111,11 @@ def format_of(path: Path, fmt: str | None) -> str:
     return chosen
 
 
-def _json_row(line: str, where: str) -> dict[str, Any]:
-    """One JSON object; NaN/Infinity, huge numbers and deep nesting are errors naming `where`."""
-    return json_object(line, where, _FIX_ROW)
-
-
 def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     try:
-        for row in reader:
+        for raw in reader:
+            row = {key: restore(value) if isinstance(value, str) else value for key, value in raw.items()}
             if None in row:  # DictReader files surplus values under the key None
                 raise HarnessError(f"{path}:{reader.line_num}: more values than columns", hint=_FIX_ROW)
             scores = {k[len(SCORE_PREFIX) :]: v for k, v in row.items() if k.startswith(SCORE_PREFIX) and v}
@@ -110,21 +126,14 @@ def _csv_rows(text: str, path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def read_rows(path: Path, fmt: str | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) of an exported file; CSV score columns are folded back into `scores`.
-
-    JSONL is split on "\\n" only: a JSON string may hold U+2028, U+2029 or U+0085, which str.splitlines() would
-    take for line breaks.
-    """
+    """(line number, row) of an exported file; CSV score columns are folded back into `scores`."""
     fmt = format_of(path, fmt)
     if not path.is_file():
         raise HarnessError(f"{path}: no such file", hint="check the path of the file to import")
-    text = read_text(path)
     if fmt == "csv":
-        yield from _csv_rows(text, path)
+        yield from _csv_rows(read_text(path), path)
         return
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip():
-            yield number, _json_row(line, f"{path}:{number}")
+    yield from read_json_lines(path, _FIX_ROW)
 
 
 def _created_at(value: str, where: str) -> str:
@@ -205,7 +214,7 @@ class _Importer:
         if kind == "rating":
             self._rating(row, where, common, text)
         else:
-            self._comparison(where, common, item, text)
+            self._comparison(where, common, text)
 
     def _rating(self, row: dict[str, Any], where: str, common: tuple[str, ...], text: Callable[..., str]) -> None:
         scores = _scores(row.get("scores"), where)
@@ -223,21 +232,31 @@ class _Importer:
                 raise HarnessError(f"{where}: {exc}") from None
         self.ratings.append(Rating(*common, version, text("output_hash"), scores, text("comment", False)))
 
-    def _comparison(self, where: str, common: tuple[str, ...], item: StoredItem, text: Callable[..., str]) -> None:
+    def _comparison(self, where: str, common: tuple[str, ...], text: Callable[..., str]) -> None:
         choice, winner, pair_hash = text("choice"), text("winner", False), text("pair_hash")
+        tuned_side = text("tuned_side", False)
         if choice not in CHOICES:
             raise HarnessError(f"{where}: choice {choice!r} is not one of {', '.join(CHOICES)}", hint=_FIX_ROW)
-        if item.pair_hash == pair_hash:
-            mapped = item.winner(choice)
+        if tuned_side:
+            if tuned_side not in ("A", "B"):
+                raise HarnessError(f"{where}: tuned_side {tuned_side!r} is not 'A' or 'B'", hint=_FIX_ROW)
+            mapped = winner_of(choice, tuned_side)
             if winner and winner != mapped:
                 raise HarnessError(
-                    f"{where}: winner {winner!r} contradicts choice {choice!r} for this item (it means {mapped!r})",
-                    hint="the file was not exported from this review; leave `winner` empty to derive it",
+                    f"{where}: winner {winner!r} contradicts choice {choice!r} with the tuned answer shown as "
+                    f"{tuned_side} (that means {mapped!r})",
+                    hint="leave `winner` empty to derive it from `choice` and `tuned_side`",
                 )
             winner = mapped
+        elif not winner:
+            raise HarnessError(
+                f"{where}: an A/B choice needs `winner`, or `tuned_side` (where the tuned answer was shown)",
+                hint="export a file with `harness review export` to see the columns",
+            )
         if winner not in WINNERS:
             raise HarnessError(f"{where}: winner {winner!r} is not one of {', '.join(WINNERS)}", hint=_FIX_ROW)
-        self.comparisons.append(Comparison(*common, pair_hash, choice, winner, text("comment", False)))
+        comment = text("comment", False)
+        self.comparisons.append(Comparison(*common, pair_hash, choice, winner, comment, tuned_side or None))
 
 
 def import_rows(store: ReviewStore, path: Path, fmt: str | None = None) -> tuple[int, int]:

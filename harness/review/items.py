@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.jsonlines import read_json_lines
 from harness.records import BASE, TUNED, OutputRecord
 
 REQUIRED = ("eval_set", "item_id", "role", "output")
@@ -73,15 +73,7 @@ def read_outputs(path: str | Path) -> list[OutputRecord]:
             "or pass --outputs PATH",
         )
     records = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}:{number}: not valid JSON ({exc.msg})", hint="fix or remove that line") from None
-        if not isinstance(row, dict):
-            raise HarnessError(f"{path}:{number}: expected a JSON object per line")
+    for number, row in read_json_lines(path, "fix or remove that line"):
         for field in REQUIRED:
             if not isinstance(row.get(field), str):
                 raise HarnessError(f"{path}:{number}: field {field!r} is missing or not a string")

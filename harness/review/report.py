@@ -5,17 +5,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from harness.review.gate import ReviewVerdict
+from harness.review.gate import DEFAULT_THRESHOLDS, ReviewThresholds, ReviewVerdict, flags
 from harness.review.summary import ReviewSummary
 
 
 def _number(value: float | None) -> str:
     if value is None:
         return "-"
-    return "n/a" if math.isnan(value) else f"{value:.3f}"
+    return "undef." if math.isnan(value) else f"{value:.3f}"
 
 
-def report_lines(summary: ReviewSummary, verdict: ReviewVerdict) -> list[str]:
+def report_lines(
+    summary: ReviewSummary, verdict: ReviewVerdict, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+) -> list[str]:
     """Terminal report of a review."""
     meta = summary.meta
     lines = [
@@ -29,6 +31,15 @@ def report_lines(summary: ReviewSummary, verdict: ReviewVerdict) -> list[str]:
         lines.append(
             f"  ({summary.stale_ratings} older rating(s) not counted: their answer or the rubric changed since)"
         )
+    if any(summary.revoked):
+        lines.append(
+            f"  ({summary.revoked[0]} rating(s) and {summary.revoked[1]} A/B choice(s) of revoked reviewers "
+            "not counted)"
+        )
+    for reviewer in summary.activity:
+        reasons = flags(reviewer, thresholds)
+        if reasons:
+            lines.append(f"  flagged: {reviewer.name} {', '.join(reasons)}")
     lines += ["", f"{'criterion':<22} {'pass rate [95% Wilson, weighted]':<34} {'items':>5} {'kappa':>7} {'alpha':>7}"]
     for c in summary.criteria:
         name = c.name + ("" if c.gated else " (not gated)")
@@ -36,6 +47,9 @@ def report_lines(summary: ReviewSummary, verdict: ReviewVerdict) -> list[str]:
             f"{name:<22} {c.rate.format():<34} {c.rate.n:>5} {_number(c.agreement.kappa):>7} "
             f"{_number(c.agreement.alpha):>7}"
         )
+    for c in summary.criteria:
+        if c.agreement.note:
+            lines.append(f"  alpha of {c.name}: {c.agreement.note}")
     if summary.ab is not None:
         ab = summary.ab
         counts = ", ".join(f"{k} {v}" for k, v in ab.counts.items())
@@ -47,14 +61,18 @@ def report_lines(summary: ReviewSummary, verdict: ReviewVerdict) -> list[str]:
             f"  tuned win rate (ties as half, weighted): {ab.win_rate.format()}",
             f"  sign test over items: tuned better on {ab.test.wins}, base better on {ab.test.losses}; "
             f"p={ab.test.p_two_sided:.3g} two-sided, p={ab.test.p_worse:.3g} for 'tuned worse'",
-            f"  agreement on the A/B verdict: kappa {_number(ab.agreement.kappa)}, alpha {_number(ab.agreement.alpha)}",
+            f"  agreement on the A/B verdict: kappa {_number(ab.agreement.kappa)}, alpha {_number(ab.agreement.alpha)}"
+            + (f" ({ab.agreement.note})" if ab.agreement.note else ""),
+            f"  blinding: {summary.blinding}",
         ]
     lines += ["", "gate:"] + [f"  {line}" for line in verdict.checks]
     lines.append("PASSED: the review allows promotion" if verdict.passed else "FAILED: the review blocks promotion")
     return lines
 
 
-def report_dict(summary: ReviewSummary, verdict: ReviewVerdict) -> dict[str, Any]:
+def report_dict(
+    summary: ReviewSummary, verdict: ReviewVerdict, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+) -> dict[str, Any]:
     """The same report as JSON-safe data."""
 
     def rate(r: Any) -> dict[str, Any]:
@@ -77,6 +95,8 @@ def report_dict(summary: ReviewSummary, verdict: ReviewVerdict) -> dict[str, Any
         "rated_complete": summary.rated_complete,
         "min_reviews": summary.meta.min_reviews,
         "reviewers": list(summary.reviewers),
+        "flagged": {r.name: flags(r, thresholds) for r in summary.activity if flags(r, thresholds)},
+        "revoked_not_counted": {"ratings": summary.revoked[0], "comparisons": summary.revoked[1]},
         "criteria": {
             c.name: {"gated": c.gated, "pass_rate": rate(c.rate), "agreement": agreement(c.agreement)}
             for c in summary.criteria
@@ -93,5 +113,6 @@ def report_dict(summary: ReviewSummary, verdict: ReviewVerdict) -> dict[str, Any
             "p_two_sided": summary.ab.test.p_two_sided,
             "p_worse": summary.ab.test.p_worse,
             "agreement": agreement(summary.ab.agreement),
+            "blinding": summary.blinding,
         }
     return data

@@ -1,4 +1,4 @@
-"""Who may use the review app: an access token, session cookies, CSRF tokens, Host and Origin allow-lists."""
+"""Who may use the review app: sessions opened from a reviewer's secret link, CSRF tokens, Host and Origin checks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-SESSION_COOKIE = "harness_review"
+DEFAULT_PORTS = (80, 443)
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -26,45 +26,60 @@ SECURITY_HEADERS = {
 }
 
 
+def _bracketed(name: str) -> str:
+    return f"[{name}]" if ":" in name else name
+
+
 def host_names(host: str, port: int, extra: Iterable[str] = ()) -> set[str]:
-    """The Host header values the app answers to: the address it listens on (and localhost for loopback)."""
-    names = {host, *extra}
+    """The Host header values the app answers to: the address it listens on (and localhost for loopback).
+
+    Browsers leave the port out on 80 and 443, so those ports also accept the bare names; names given with
+    --allow-host are accepted with and without the port (behind a proxy the port is the proxy's).
+    """
+    names = {host}
     if host in ("127.0.0.1", "::1", "localhost"):
         names |= {"127.0.0.1", "localhost", "::1"}
-    return {f"[{name}]:{port}" if ":" in name else f"{name}:{port}" for name in names}
+    allowed = {f"{_bracketed(name)}:{port}" for name in names | set(extra)}
+    if port in DEFAULT_PORTS:
+        allowed |= {_bracketed(name) for name in names}
+    return allowed | {_bracketed(name) for name in extra}
 
 
 class Guard:
-    """Issues and checks sessions and CSRF tokens; one per running server, with a fresh secret."""
+    """Issues and checks sessions and CSRF tokens; one per running server, with a fresh secret.
 
-    def __init__(self, hosts: set[str], token: str | None = None) -> None:
-        self.token = token or secrets.token_urlsafe(24)
+    The session cookie's name carries the port and a random part of this server's own, so another service on
+    the same host (cookies are not port-isolated) is not sent a usable session, and a restarted server does
+    not accept the last one's sessions.
+    """
+
+    def __init__(self, hosts: set[str], port: int) -> None:
         self.hosts = hosts
-        self.origins = {f"http://{host}" for host in hosts}
+        self.origins = {f"{scheme}://{host}" for host in hosts for scheme in ("http", "https")}
+        self.cookie = f"harness_review_{port}_{secrets.token_hex(6)}"
         self._secret = secrets.token_bytes(32)
-        self._sessions: dict[str, str] = {}  # session id -> reviewer name ("" until they give one)
+        self._sessions: dict[str, str] = {}  # session id -> name of the reviewer whose link opened it
         self._lock = threading.Lock()
 
-    def token_ok(self, candidate: str | None) -> bool:
-        return candidate is not None and hmac.compare_digest(candidate.encode(), self.token.encode())
-
-    def open_session(self) -> str:
+    def open_session(self, reviewer: str) -> str:
+        """A new session for the reviewer whose link was opened; the name cannot be changed afterwards."""
         session = secrets.token_urlsafe(32)
         with self._lock:
-            self._sessions[session] = ""
+            self._sessions[session] = reviewer
         return session
 
     def reviewer(self, session: str | None) -> str | None:
-        """The reviewer of a session: None for no valid session, "" before they gave their name."""
+        """The reviewer of a session, or None for no valid session."""
         if not session:
             return None
         with self._lock:
             return self._sessions.get(session)
 
-    def set_reviewer(self, session: str, name: str) -> None:
+    def close_sessions(self, reviewer: str) -> None:
+        """End every session of a reviewer (their link was revoked)."""
         with self._lock:
-            if session in self._sessions:
-                self._sessions[session] = name
+            for session in [s for s, name in self._sessions.items() if name == reviewer]:
+                del self._sessions[session]
 
     def csrf(self, session: str) -> str:
         """The CSRF token of a session: an HMAC of its id under this server's secret."""

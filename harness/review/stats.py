@@ -76,12 +76,13 @@ def sign_test(wins: int, losses: int) -> SignTest:
 def cohen_kappa(first: Sequence[float], second: Sequence[float], *, ordinal: bool) -> float:
     """Cohen's kappa of two reviewers on the same items (quadratic weights for ordinal scales).
 
-    Identical ratings give 1.0 even when they all fall in one category (where the formula is 0/0).
+    NaN (undefined) when every rating falls in one category: the formula is 0/0 and agreement on a constant
+    says nothing. Otherwise identical ratings give 1.0.
     """
     from sklearn.metrics import cohen_kappa_score
 
     a, b = np.asarray(first, dtype=np.float64), np.asarray(second, dtype=np.float64)
-    if a.size == 0 or a.size != b.size:
+    if a.size == 0 or a.size != b.size or np.unique(np.concatenate([a, b])).size < 2:
         return float("nan")
     if np.array_equal(a, b):
         return 1.0
@@ -92,10 +93,11 @@ def cohen_kappa(first: Sequence[float], second: Sequence[float], *, ordinal: boo
 
 
 def krippendorff_alpha(ratings: np.ndarray, *, ordinal: bool, domain: Sequence[float]) -> float:
-    """Krippendorff's alpha of a reviewers x items matrix (NaN = not rated); NaN when no item has two ratings.
+    """Krippendorff's alpha of a reviewers x items matrix (NaN = not rated).
 
-    When every item's ratings agree and all values are the same, the formula is 0/0; that is perfect
-    agreement, so 1.0 is returned.
+    NaN (undefined) when no item has two ratings, or when the pairable ratings never vary: the expected
+    disagreement is then 0 and alpha is 0/0 (the `krippendorff` package refuses such data). Constant ratings
+    are no evidence of agreement; see `alpha_undefined_reason`.
     """
     import krippendorff
 
@@ -108,7 +110,7 @@ def krippendorff_alpha(ratings: np.ndarray, *, ordinal: bool, domain: Sequence[f
         return float("nan")
     values = pairable[~np.isnan(pairable)]
     if np.unique(values).size == 1:
-        return 1.0
+        return float("nan")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         alpha = krippendorff.alpha(
@@ -117,3 +119,17 @@ def krippendorff_alpha(ratings: np.ndarray, *, ordinal: bool, domain: Sequence[f
             value_domain=sorted(set(domain) | set(values.tolist())),
         )
     return float(alpha) if math.isfinite(alpha) else float("nan")
+
+
+def alpha_undefined_reason(ratings: np.ndarray) -> str:
+    """Why `krippendorff_alpha` of this matrix is undefined, in words; "" when it is defined."""
+    data = np.asarray(ratings, dtype=np.float64)
+    if data.ndim != 2 or data.shape[0] < 2:
+        return "undefined: fewer than two reviewers"
+    pairable = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
+    if pairable.shape[1] == 0:
+        return "undefined: no answer has two ratings"
+    values = np.unique(pairable[~np.isnan(pairable)])
+    if values.size == 1:
+        return f"undefined: all {int((~np.isnan(pairable)).sum())} paired ratings are the same value (no variation)"
+    return ""

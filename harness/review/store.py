@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import sqlite3
 import threading
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from harness.errors import HarnessError
 from harness.review.rubric import Rubric, parse_rubric
@@ -30,7 +32,7 @@ CREATE TABLE IF NOT EXISTS items (
     eval_set TEXT NOT NULL, item_id TEXT NOT NULL, position INTEGER NOT NULL, stratum TEXT NOT NULL,
     prompt TEXT NOT NULL, reference TEXT NOT NULL, category TEXT NOT NULL,
     tuned_output TEXT NOT NULL, base_output TEXT, tuned_hash TEXT NOT NULL, pair_hash TEXT,
-    tuned_side TEXT, disagree INTEGER NOT NULL,
+    tuned_side TEXT, disagree INTEGER NOT NULL, -- tuned_side: unused (sides are drawn per reviewer)
     UNIQUE (eval_set, item_id)
 );
 CREATE TABLE IF NOT EXISTS ratings (
@@ -43,7 +45,15 @@ CREATE TABLE IF NOT EXISTS comparisons (
     id INTEGER PRIMARY KEY,
     eval_set TEXT NOT NULL, item_id TEXT NOT NULL, reviewer TEXT NOT NULL, created_at TEXT NOT NULL,
     pair_hash TEXT NOT NULL, choice TEXT NOT NULL, winner TEXT NOT NULL, comment TEXT NOT NULL DEFAULT '',
+    tuned_side TEXT, -- where this reviewer was shown the tuned answer (NULL when imported without it)
     UNIQUE (eval_set, item_id, reviewer, pair_hash)
+);
+CREATE TABLE IF NOT EXISTS reviewers (
+    name TEXT PRIMARY KEY,
+    secret_hash TEXT UNIQUE, -- SHA-256 of the link's secret (NULL: known only from an import, no link)
+    side_key TEXT NOT NULL, -- secret random key of this reviewer's A/B sides; never leaves the database
+    created_at TEXT NOT NULL,
+    revoked_at TEXT
 );
 CREATE INDEX IF NOT EXISTS ratings_item ON ratings (eval_set, item_id, output_hash, rubric_version);
 CREATE INDEX IF NOT EXISTS comparisons_item ON comparisons (eval_set, item_id, pair_hash);
@@ -52,7 +62,7 @@ CREATE INDEX IF NOT EXISTS comparisons_item ON comparisons (eval_set, item_id, p
 
 @dataclass(frozen=True)
 class StoredItem:
-    """A sampled item as the database holds it, with its side mapping for A/B (never sent to a page)."""
+    """A sampled item as the database holds it."""
 
     id: int
     eval_set: str
@@ -66,28 +76,68 @@ class StoredItem:
     base_output: str | None
     tuned_hash: str
     pair_hash: str | None
-    tuned_side: str | None
     disagree: bool
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.eval_set, self.item_id)
 
-    def sides(self) -> tuple[str, str]:
-        """The texts shown as answer A and answer B."""
-        if self.base_output is None or self.tuned_side is None:
+    def sides(self, tuned_side: str) -> tuple[str, str]:
+        """The texts shown as answer A and answer B when the tuned answer is on `tuned_side`."""
+        if self.base_output is None:
             raise HarnessError(f"item {self.item_id} has no base answer to compare with")
-        if self.tuned_side == "A":
+        if tuned_side == "A":
             return self.tuned_output, self.base_output
         return self.base_output, self.tuned_output
 
-    def winner(self, choice: str) -> str:
-        """What an A/B choice says about tuned vs base."""
-        if choice not in CHOICES:
-            raise HarnessError(f"{choice!r} is not an A/B choice", hint=f"use one of: {', '.join(CHOICES)}")
-        if choice in ("A", "B"):
-            return "tuned" if choice == self.tuned_side else "base"
-        return choice
+
+def winner_of(choice: str, tuned_side: str) -> str:
+    """What an A/B choice says about tuned vs base, for a reviewer shown the tuned answer on `tuned_side`."""
+    if choice not in CHOICES:
+        raise HarnessError(f"{choice!r} is not an A/B choice", hint=f"use one of: {', '.join(CHOICES)}")
+    if tuned_side not in ("A", "B"):
+        raise HarnessError(f"{tuned_side!r} is not a side", hint="use 'A' or 'B'")
+    if choice in ("A", "B"):
+        return "tuned" if choice == tuned_side else "base"
+    return choice
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    """An identity the review's organiser issued: by a secret link (`invite`) or by importing their ratings."""
+
+    name: str
+    has_link: bool
+    created_at: str
+    revoked_at: str | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        return "link issued" if self.has_link else "imported (no link)"
+
+
+MAX_NAME = 60
+
+
+def reviewer_name(raw: str) -> str:
+    """A reviewer's name, NFC with single spaces; a HarnessError unless it is 1 to 60 printable characters."""
+    name = " ".join(unicodedata.normalize("NFC", raw).split())
+    if not name or len(name) > MAX_NAME or not all(ch.isprintable() for ch in name):
+        raise HarnessError(
+            f"reviewer name {raw!r:.80} is not 1 to {MAX_NAME} printable characters", hint="e.g. `ana` or `Ana Ruiz`"
+        )
+    return name
+
+
+def secret_hash(secret: str) -> str:
+    """What the database keeps of a link's secret: its SHA-256 (the secret itself is only printed, once)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -132,6 +182,7 @@ class Comparison:
     choice: str
     winner: str
     comment: str = ""
+    tuned_side: str | None = None
 
 
 def now() -> str:
@@ -162,6 +213,9 @@ class ReviewStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._connection().executescript(SCHEMA)  # IF NOT EXISTS: safe to repeat, runs in its own transaction
+        columns = {row["name"] for row in self.query("PRAGMA table_info(comparisons)")}
+        if "tuned_side" not in columns:  # a database from before sides were drawn per reviewer
+            self._connection().execute("ALTER TABLE comparisons ADD COLUMN tuned_side TEXT")
 
     def _connection(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -208,7 +262,6 @@ class ReviewStore:
             raise HarnessError(f"--min-reviews must be at least 1, got {min_reviews}")
         tuned_models = {item.tuned_model for item in sample.items}
         base_models = {item.base_model for item in sample.items if item.base_output is not None}
-        sides = np.random.default_rng([seed, 0xA_B]).integers(0, 2, size=len(sample.items))
         meta = {
             "rubric": rubric.text,
             "rubric_version": rubric.version,
@@ -231,7 +284,7 @@ class ReviewStore:
             )
             conn.executemany(
                 "INSERT INTO items (eval_set, item_id, position, stratum, prompt, reference, category, tuned_output,"
-                " base_output, tuned_hash, pair_hash, tuned_side, disagree) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " base_output, tuned_hash, pair_hash, disagree) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 [
                     (
                         item.eval_set,
@@ -245,10 +298,9 @@ class ReviewStore:
                         item.base_output,
                         item.tuned_hash,
                         item.pair_hash,
-                        None if item.base_output is None else "AB"[int(side)],
                         int(item.disagree),
                     )
-                    for position, (item, side) in enumerate(zip(sample.items, sides, strict=True))
+                    for position, item in enumerate(sample.items)
                 ],
             )
             conn.executemany(
@@ -285,12 +337,86 @@ class ReviewStore:
         """Stratum name -> (population, sampled)."""
         return {row["name"]: (row["population"], row["sampled"]) for row in self.query("SELECT * FROM strata")}
 
+    # -- reviewers: identities issued by the organiser ------------------------------------------------
+
+    def invite(self, name: str, *, reissue: bool = False) -> str:
+        """Issue `name` a new secret link; returns the secret (only its hash is stored, so this is the one copy).
+
+        An existing name is refused unless `reissue`: then its old link stops working (and a revoked reviewer
+        is reinstated). The reviewer's A/B side key is kept, so their earlier choices keep their meaning.
+        """
+        name = reviewer_name(name)
+        secret = secrets.token_urlsafe(32)
+        with self.transaction() as conn:
+            known = conn.execute("SELECT secret_hash FROM reviewers WHERE name = ?", (name,)).fetchone()
+            if known is None:
+                conn.execute(
+                    "INSERT INTO reviewers (name, secret_hash, side_key, created_at) VALUES (?, ?, ?, ?)",
+                    (name, secret_hash(secret), secrets.token_hex(32), now()),
+                )
+            elif known["secret_hash"] is not None and not reissue:
+                raise HarnessError(
+                    f"{name!r} already has a link",
+                    hint=f"`harness review invite {name} --reissue` replaces it (the old link stops working)",
+                )
+            else:
+                conn.execute(
+                    "UPDATE reviewers SET secret_hash = ?, revoked_at = NULL WHERE name = ?",
+                    (secret_hash(secret), name),
+                )
+        return secret
+
+    def revoke(self, name: str) -> None:
+        """Stop a reviewer's link; their ratings stay in the database but no longer count."""
+        with self.transaction() as conn:
+            done = conn.execute(
+                "UPDATE reviewers SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now(), name)
+            ).rowcount
+        if not done:
+            known = ", ".join(r.name for r in self.reviewers() if r.active) or "none"
+            raise HarnessError(f"no active reviewer named {name!r}", hint=f"active reviewers: {known}")
+
+    def reviewer_by_secret(self, secret: str) -> str | None:
+        """The name of the active reviewer whose link carries `secret`, or None."""
+        if not secret or len(secret) > 200:
+            return None
+        rows = self.query(
+            "SELECT name FROM reviewers WHERE secret_hash = ? AND revoked_at IS NULL", (secret_hash(secret),)
+        )
+        return rows[0]["name"] if rows else None
+
+    def is_active(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM reviewers WHERE name = ? AND revoked_at IS NULL", (name,)))
+
+    def reviewers(self) -> list[Reviewer]:
+        return [
+            Reviewer(r["name"], r["secret_hash"] is not None, r["created_at"], r["revoked_at"])
+            for r in self.query("SELECT * FROM reviewers ORDER BY name")
+        ]
+
+    def tuned_side(self, name: str, item: StoredItem) -> str:
+        """Where `name` is shown the tuned answer of an item's pair: a bit of HMAC-SHA256(item, pair) under the
+        reviewer's secret key.
+
+        Nothing a page shows (item ids, order, texts, stamps) predicts it without the key in this database.
+        """
+        rows = self.query("SELECT side_key FROM reviewers WHERE name = ?", (name,))
+        if not rows:
+            raise HarnessError(f"no reviewer named {name!r}", hint="issue a link with `harness review invite NAME`")
+        message = "\0".join((item.eval_set, item.item_id, item.pair_hash or "")).encode("utf-8")
+        digest = hmac.new(bytes.fromhex(rows[0]["side_key"]), message, hashlib.sha256).digest()
+        return "AB"[digest[0] & 1]
+
     # -- what a reviewer sees next -----------------------------------------------------------------
 
     def next_item(self, reviewer: str, mode: str, rubric_version: str, min_reviews: int) -> StoredItem | None:
-        """The first item in review order that this reviewer has not reviewed and that still needs reviews."""
+        """The first item in review order that this reviewer may review and that still needs reviews.
+
+        In A/B mode that leaves out the items whose tuned answer this reviewer rated on its own: they would
+        recognise it.
+        """
         rows = self.query(
-            f"SELECT * FROM ({_queue_sql(mode)}) WHERE mine = 0 AND done < :min ORDER BY position LIMIT 1",
+            f"SELECT * FROM ({_queue_sql(mode)}) WHERE mine = 0 AND seen = 0 AND done < :min ORDER BY position LIMIT 1",
             {"version": rubric_version, "reviewer": reviewer, "min": min_reviews},
         )
         return _item(rows[0]) if rows else None
@@ -299,12 +425,22 @@ class ReviewStore:
         """Counts for the progress bar: the reviewer's own reviews and the whole review's."""
         row = self.query(
             "SELECT COUNT(*) AS total, COALESCE(SUM(mine), 0) AS mine, COALESCE(SUM(MIN(done, :min)), 0) AS filled,"
-            " COALESCE(SUM(done >= :min), 0) AS complete, COALESCE(SUM(mine = 0 AND done < :min), 0) AS left"
+            " COALESCE(SUM(done >= :min), 0) AS complete,"
+            " COALESCE(SUM(mine = 0 AND seen = 0 AND done < :min), 0) AS left"
             f" FROM ({_queue_sql(mode)})",
             {"version": rubric_version, "reviewer": reviewer, "min": min_reviews},
         )[0]
         counts = {key: int(row[key]) for key in ("total", "mine", "filled", "complete", "left")}
         return counts | {"needed": counts["total"] * min_reviews}
+
+    def rated_by(self, reviewer: str, eval_set: str, item_id: str) -> bool:
+        """Whether this reviewer has rated the item's tuned answer on its own (any version of it)."""
+        return bool(
+            self.query(
+                "SELECT 1 FROM ratings WHERE eval_set = ? AND item_id = ? AND reviewer = ?",
+                (eval_set, item_id, reviewer),
+            )
+        )
 
     # -- writing ratings ---------------------------------------------------------------------------
 
@@ -317,11 +453,20 @@ class ReviewStore:
         self.add_many([], [comparison])
 
     def add_many(self, ratings: list[Rating], comparisons: list[Comparison]) -> None:
-        """Store ratings and A/B choices in one transaction: all of them or, on an error, none."""
+        """Store ratings and A/B choices in one transaction: all of them or, on an error, none.
+
+        A reviewer name the database does not know yet (an import) becomes an identity without a link.
+        """
         for comparison in comparisons:
             if comparison.winner not in WINNERS:
                 raise HarnessError(f"{comparison.winner!r} is not an A/B outcome", hint=f"use one of: {WINNERS}")
+        names = sorted({r.reviewer for r in ratings} | {c.reviewer for c in comparisons})
         with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO reviewers (name, secret_hash, side_key, created_at) VALUES (?, NULL, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                [(name, secrets.token_hex(32), now()) for name in names],
+            )
             conn.executemany(
                 "INSERT INTO ratings (eval_set, item_id, reviewer, created_at, rubric_version, output_hash, scores,"
                 " comment) VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (eval_set, item_id, reviewer, rubric_version,"
@@ -342,12 +487,22 @@ class ReviewStore:
                 ],
             )
             conn.executemany(
-                "INSERT INTO comparisons (eval_set, item_id, reviewer, created_at, pair_hash, choice, winner, comment)"
-                " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (eval_set, item_id, reviewer, pair_hash) DO UPDATE SET"
-                " choice = excluded.choice, winner = excluded.winner, comment = excluded.comment,"
-                " created_at = excluded.created_at",
+                "INSERT INTO comparisons (eval_set, item_id, reviewer, created_at, pair_hash, choice, winner, comment,"
+                " tuned_side) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (eval_set, item_id, reviewer, pair_hash)"
+                " DO UPDATE SET choice = excluded.choice, winner = excluded.winner, comment = excluded.comment,"
+                " created_at = excluded.created_at, tuned_side = excluded.tuned_side",
                 [
-                    (c.eval_set, c.item_id, c.reviewer, c.created_at, c.pair_hash, c.choice, c.winner, c.comment)
+                    (
+                        c.eval_set,
+                        c.item_id,
+                        c.reviewer,
+                        c.created_at,
+                        c.pair_hash,
+                        c.choice,
+                        c.winner,
+                        c.comment,
+                        c.tuned_side,
+                    )
                     for c in comparisons
                 ],
             )
@@ -355,12 +510,14 @@ class ReviewStore:
     # -- reading ratings ---------------------------------------------------------------------------
 
     def ratings(self, *, current_only: bool = True) -> list[Rating]:
-        """Ratings; by default only those of the sampled answers as they are now, under the current rubric."""
+        """Ratings; by default only those that count: of the sampled answers as they are now, under the current
+        rubric, by reviewers whose identity is not revoked."""
         if current_only:
             version = self.meta().rubric.version
             rows = self.query(
                 "SELECT r.* FROM ratings r JOIN items i ON r.eval_set = i.eval_set AND r.item_id = i.item_id"
-                " AND r.output_hash = i.tuned_hash WHERE r.rubric_version = ? ORDER BY r.id",
+                f" AND r.output_hash = i.tuned_hash WHERE r.rubric_version = ? AND r.reviewer IN {ACTIVE}"
+                " ORDER BY r.id",
                 (version,),
             )
         else:
@@ -380,11 +537,12 @@ class ReviewStore:
         ]
 
     def comparisons(self, *, current_only: bool = True) -> list[Comparison]:
-        """A/B choices; by default only those about the sampled pairs as they are now."""
+        """A/B choices; by default only those that count: about the sampled pairs as they are now, by reviewers
+        whose identity is not revoked."""
         if current_only:
             rows = self.query(
                 "SELECT c.* FROM comparisons c JOIN items i ON c.eval_set = i.eval_set AND c.item_id = i.item_id"
-                " AND c.pair_hash = i.pair_hash ORDER BY c.id"
+                f" AND c.pair_hash = i.pair_hash WHERE c.reviewer IN {ACTIVE} ORDER BY c.id"
             )
         else:
             rows = self.query("SELECT * FROM comparisons ORDER BY id")
@@ -398,9 +556,17 @@ class ReviewStore:
                 r["choice"],
                 r["winner"],
                 r["comment"],
+                r["tuned_side"],
             )
             for r in rows
         ]
+
+    def revoked_counts(self) -> tuple[int, int]:
+        """(ratings, A/B choices) stored for reviewers whose identity was revoked: kept, not counted."""
+        revoked = "(SELECT name FROM reviewers WHERE revoked_at IS NOT NULL)"
+        ratings = self.query(f"SELECT COUNT(*) FROM ratings WHERE reviewer IN {revoked}")[0][0]
+        comparisons = self.query(f"SELECT COUNT(*) FROM comparisons WHERE reviewer IN {revoked}")[0][0]
+        return int(ratings), int(comparisons)
 
     def count(self, table: str) -> int:
         if table not in ("ratings", "comparisons", "items"):
@@ -408,24 +574,30 @@ class ReviewStore:
         return int(self.query(f"SELECT COUNT(*) FROM {table}")[0][0])
 
 
+ACTIVE = "(SELECT name FROM reviewers WHERE revoked_at IS NULL)"
+
+
 def _queue_sql(mode: str) -> str:
-    """Sampled items with `mine` (this reviewer's valid reviews) and `done` (everyone's), for one mode."""
+    """Sampled items with `mine` (this reviewer's valid reviews), `done` (every active reviewer's) and `seen`
+    (A/B only: this reviewer rated the tuned answer on its own), for one mode."""
     if mode == RUBRIC:
         return (
             "SELECT i.*,"
             " (SELECT COUNT(*) FROM ratings r WHERE r.eval_set = i.eval_set AND r.item_id = i.item_id"
-            "  AND r.output_hash = i.tuned_hash AND r.rubric_version = :version) AS done,"
+            f"  AND r.output_hash = i.tuned_hash AND r.rubric_version = :version AND r.reviewer IN {ACTIVE}) AS done,"
             " (SELECT COUNT(*) FROM ratings r WHERE r.eval_set = i.eval_set AND r.item_id = i.item_id"
-            "  AND r.output_hash = i.tuned_hash AND r.rubric_version = :version AND r.reviewer = :reviewer) AS mine"
-            " FROM items i"
+            "  AND r.output_hash = i.tuned_hash AND r.rubric_version = :version AND r.reviewer = :reviewer) AS mine,"
+            " 0 AS seen FROM items i"
         )
     if mode == AB:
         return (
             "SELECT i.*,"
             " (SELECT COUNT(*) FROM comparisons c WHERE c.eval_set = i.eval_set AND c.item_id = i.item_id"
-            "  AND c.pair_hash = i.pair_hash) AS done,"
+            f"  AND c.pair_hash = i.pair_hash AND c.reviewer IN {ACTIVE}) AS done,"
             " (SELECT COUNT(*) FROM comparisons c WHERE c.eval_set = i.eval_set AND c.item_id = i.item_id"
-            "  AND c.pair_hash = i.pair_hash AND c.reviewer = :reviewer) AS mine"
+            "  AND c.pair_hash = i.pair_hash AND c.reviewer = :reviewer) AS mine,"
+            " EXISTS (SELECT 1 FROM ratings r WHERE r.eval_set = i.eval_set AND r.item_id = i.item_id"
+            "  AND r.reviewer = :reviewer) AS seen"
             " FROM items i WHERE i.disagree = 1"
         )
     raise HarnessError(f"unknown review mode {mode!r}", hint="use 'rubric' or 'ab'")
@@ -445,6 +617,5 @@ def _item(row: sqlite3.Row) -> StoredItem:
         base_output=row["base_output"],
         tuned_hash=row["tuned_hash"],
         pair_hash=row["pair_hash"],
-        tuned_side=row["tuned_side"],
         disagree=bool(row["disagree"]),
     )

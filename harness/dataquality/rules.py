@@ -96,6 +96,73 @@ def check_record(record: TrainingRecord, spec: DataSpec, count: Callable[[str], 
     return out
 
 
+# Outputs that say there is no output: the mechanical defects AlpacaDataCleaned removed from Alpaca.
+PLACEHOLDERS = frozenset(
+    {
+        "",
+        "<noinput>",
+        "<no input>",
+        "no input",
+        "<nooutput>",
+        "<no output>",
+        "no output",
+        "n/a",
+        "-",
+        "--",
+        "...",
+        "tbd",
+        "todo",
+        "<blank>",
+        "[blank]",
+        "<empty>",
+    }
+)
+_PLACEHOLDER_TRIM = " \t\n\r.\"'`"
+# An instruction that points at something the model cannot see: a link, an attachment, an image or recording.
+_UNSEEN = compile_regex(
+    r"(?i)(https?://\S+|www\.[a-z0-9-]+\.[a-z]{2,}\S*|\battach(?:ed|ment)\b|"
+    r"\b(?:this|the|following|given|above|below|provided|linked|uploaded)\s+"
+    r"(?:image|photo|photograph|picture|video|audio|recording|screenshot|diagram|link|url|website|web page|"
+    r"webpage|pdf)s?\b)"
+)
+
+
+def is_placeholder(text: str) -> bool:
+    """True for empty text and the stand-ins of Alpaca-style data ("<noinput>", "N/A", "<No Output>", ...)."""
+    return text.strip(_PLACEHOLDER_TRIM).casefold() in PLACEHOLDERS or text.strip().casefold() in PLACEHOLDERS
+
+
+def check_content(records: Sequence[TrainingRecord], spec: DataSpec) -> list[Finding]:
+    """Placeholder outputs and inputs, and instructions about a link or attachment the model never sees."""
+    out: list[Finding] = []
+    prompts = spec.format in ("instruction_response", "chat")
+    for r in records:
+
+        def add(rule: str, message: str, fix: str, record: TrainingRecord = r) -> None:
+            out.append(Finding(rule, spec.severity[rule], message, fix, record.file, record.line, record.id))
+
+        if spec.format != "text_label" and is_placeholder(r.output):
+            add(
+                "placeholder_output",
+                f"the output is a placeholder ({r.output.strip()!r:.40})",
+                "write the answer, or drop the record",
+            )
+        extra = r.fields.get(spec.field_name("input")) if spec.format == "instruction_response" else None
+        if isinstance(extra, str) and extra.strip() and is_placeholder(extra):
+            add(
+                "placeholder_output",
+                f"the input is a placeholder ({extra.strip()!r:.40}); the model is trained to read it as content",
+                "leave the input empty when there is none",
+            )
+        if prompts and (match := _UNSEEN.search(r.prompt)):
+            add(
+                "unseen_reference",
+                f"the instruction refers to something the model cannot see: {match.group(0)!r:.60}",
+                "put the content itself into the input, or drop the record",
+            )
+    return out
+
+
 def check_size(n_records: int, spec: DataSpec) -> list[Finding]:
     """Too few examples fail or warn; the usual range of a curated fine-tuning set is given as a note."""
     rule = spec.size

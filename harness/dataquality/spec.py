@@ -37,9 +37,27 @@ RULES = (
     "contamination",
     "pii",
     "unapproved_synthetic",
+    "placeholder_output",
+    "unseen_reference",
 )
-DEFAULT_SEVERITY = {rule: "error" for rule in RULES} | {"label_proportion": "warning", "size": "warning"}
-DEFAULT_EVAL_FIELDS = ("prompt", "reference", "text", "answer")
+DEFAULT_SEVERITY = {rule: "error" for rule in RULES} | {
+    "label_proportion": "warning",
+    "size": "warning",
+    "unseen_reference": "warning",
+}
+# The text fields of eval rows, as the suites name them (lists such as choices count item by item).
+DEFAULT_EVAL_FIELDS = (
+    "prompt",
+    "question",
+    "input",
+    "instruction",
+    "text",
+    "context",
+    "choices",
+    "reference",
+    "answer",
+)
+DEFAULT_PHONE_REGIONS = ("US", "GB", "FR", "DE", "AU", "IN")
 DEFAULT_AUGMENT_TEMPLATE = "Rewrite the following text in different words, keeping its meaning.\nText: {text}\nRewrite:"
 
 
@@ -96,12 +114,15 @@ class SizeRule:
 class DomainRule:
     examples: tuple[str, ...] = ()
     method: str = "tfidf"  # tfidf | embeddings
-    min_similarity: float | None = None  # None: 0.1 for tfidf, 0.3 for embeddings
+    min_similarity: float | None = None  # None: calibrated on the examples (see percentile)
+    percentile: float = 1.0  # cutoff: this percentile of the examples' leave-one-out similarity
+    field: str = "prompt"  # prompt | output | text: what is compared with the examples
 
 
 @dataclass(frozen=True)
 class DuplicateRule:
-    near_threshold: float = 0.8
+    near_threshold: float = 0.8  # exact Jaccard a verified pair must reach
+    candidate_threshold: float = 0.6  # LSH proposes pairs from here (lower: more recall, more time)
     shingle_words: int = 5
     num_perm: int = 128
     short_text_words: int = 12  # shorter texts are shingled by characters
@@ -111,13 +132,16 @@ class DuplicateRule:
 @dataclass(frozen=True)
 class ContaminationRule:
     ngram: int = 13
-    fields: tuple[str, ...] = DEFAULT_EVAL_FIELDS
+    fields: tuple[str, ...] = DEFAULT_EVAL_FIELDS  # text fields of eval rows (lists such as choices: each item)
+    files: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # path pattern -> its fields
+    boilerplate_share: float = 0.01  # n-grams in more of the training records than this are not evidence
 
 
 @dataclass(frozen=True)
 class PiiRule:
     checks: tuple[str, ...] = ("email", "phone", "card", "iban")
     presidio: bool = False
+    phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS  # national number formats recognised
 
 
 @dataclass(frozen=True)
@@ -169,12 +193,12 @@ _TOP_KEYS = {
     "patterns": "a mapping with required and forbidden lists",
     "style": "a mapping with no_first_person, max_sentences",
     "size": "a mapping with minimum, recommended",
-    "domain": "a mapping with examples, method, min_similarity",
-    "duplicates": "a mapping with near_threshold, shingle_words, num_perm",
-    "contamination": "a mapping with ngram, fields",
-    "pii": "a mapping with checks, presidio",
+    "domain": "a mapping with examples, method, min_similarity, percentile, field",
+    "duplicates": "a mapping with near_threshold, candidate_threshold, shingle_words, num_perm",
+    "contamination": "a mapping with ngram, fields, files, boilerplate_share",
+    "pii": "a mapping with checks, presidio, phone_regions",
     "augmentation": "a mapping with templates, min_source_similarity, max_novelty_rouge",
-    "severity": "a mapping from rule name to error, warning or note",
+    "severity": "a mapping from rule name to error, warning, note or off",
 }
 
 
@@ -417,7 +441,8 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
         usual_range=(usual[0], usual[1]),
     )
 
-    d = reader.mapping(top.get("domain"), ("domain",), {"examples": "", "method": "", "min_similarity": ""})
+    keys = {"examples": "", "method": "", "min_similarity": "", "percentile": "", "field": ""}
+    d = reader.mapping(top.get("domain"), ("domain",), keys)
     examples = reader.strings(d, ("domain", "examples"), ())
     for index, example in enumerate(examples):
         if not example.strip():
@@ -426,30 +451,67 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
         examples=examples,
         method=reader.choice(d, ("domain", "method"), "tfidf", ("tfidf", "embeddings")),
         min_similarity=reader.number(d, ("domain", "min_similarity"), None, lo=0, hi=1),
+        percentile=reader.number(d, ("domain", "percentile"), 1.0, lo=0, hi=100),
+        field=reader.choice(d, ("domain", "field"), "prompt", ("prompt", "output", "text")),
     )
 
-    keys = {"near_threshold": "", "shingle_words": "", "num_perm": "", "short_text_words": "", "char_ngram": ""}
+    keys = {
+        "near_threshold": "",
+        "candidate_threshold": "",
+        "shingle_words": "",
+        "num_perm": "",
+        "short_text_words": "",
+        "char_ngram": "",
+    }
     d = reader.mapping(top.get("duplicates"), ("duplicates",), keys)
+    near = reader.number(d, ("duplicates", "near_threshold"), 0.8, lo=0.05, hi=1)
+    candidate = reader.number(d, ("duplicates", "candidate_threshold"), min(0.6, near), lo=0.05, hi=1)
+    if candidate > near:
+        raise reader.fail(
+            ("duplicates", "candidate_threshold"),
+            f"is {candidate}, above near_threshold {near}: pairs between them could never be proposed",
+            "make candidate_threshold at most near_threshold (0.2 below it is a good start)",
+        )
     out["duplicates"] = DuplicateRule(
-        near_threshold=reader.number(d, ("duplicates", "near_threshold"), 0.8, lo=0.05, hi=1),
+        near_threshold=near,
+        candidate_threshold=candidate,
         shingle_words=reader.number(d, ("duplicates", "shingle_words"), 5, lo=1, hi=32),
         num_perm=reader.number(d, ("duplicates", "num_perm"), 128, lo=16, hi=1024),
         short_text_words=reader.number(d, ("duplicates", "short_text_words"), 12, lo=0, hi=None),
         char_ngram=reader.number(d, ("duplicates", "char_ngram"), 5, lo=1, hi=32),
     )
 
-    d = reader.mapping(top.get("contamination"), ("contamination",), {"ngram": "", "fields": ""})
+    keys = {"ngram": "", "fields": "", "files": "", "boilerplate_share": ""}
+    d = reader.mapping(top.get("contamination"), ("contamination",), keys)
+    files = d.get("files") or {}
+    if not isinstance(files, dict):
+        raise reader.fail(
+            ("contamination", "files"),
+            "must map a file name or pattern to its text fields",
+            "write e.g. files: {'gsm8k_test.jsonl': [question]}",
+        )
     out["contamination"] = ContaminationRule(
         ngram=reader.number(d, ("contamination", "ngram"), 13, lo=3, hi=64),
         fields=reader.strings(d, ("contamination", "fields"), DEFAULT_EVAL_FIELDS),
+        files={str(k): reader.strings(files, ("contamination", "files", k)) for k in files},
+        boilerplate_share=reader.number(d, ("contamination", "boilerplate_share"), 0.01, lo=0, hi=1),
     )
 
-    d = reader.mapping(top.get("pii"), ("pii",), {"checks": "", "presidio": ""})
+    d = reader.mapping(top.get("pii"), ("pii",), {"checks": "", "presidio": "", "phone_regions": ""})
     checks = reader.strings(d, ("pii", "checks"), PiiRule.checks)
     for index, check in enumerate(checks):
         if check not in PiiRule.checks:
             raise reader.fail(("pii", "checks", index), f"unknown check {check!r}", f"use {', '.join(PiiRule.checks)}")
-    out["pii"] = PiiRule(checks=checks, presidio=reader.flag(d, ("pii", "presidio"), False))
+    regions = reader.strings(d, ("pii", "phone_regions"), DEFAULT_PHONE_REGIONS)
+    known_regions = _phone_regions()
+    for index, region in enumerate(regions):
+        if region not in known_regions:
+            raise reader.fail(
+                ("pii", "phone_regions", index),
+                f"unknown region {region!r}",
+                "use ISO 3166 two-letter codes in capitals, such as US, GB, FR, DE, IN",
+            )
+    out["pii"] = PiiRule(checks=checks, presidio=reader.flag(d, ("pii", "presidio"), False), phone_regions=regions)
 
     keys = {"templates": "", "field": "", "min_source_similarity": "", "max_novelty_rouge": "", "max_new_tokens": ""}
     d = reader.mapping(top.get("augmentation"), ("augmentation",), keys)
@@ -464,8 +526,17 @@ def _parse(reader: _Reader, raw: Any) -> dict[str, Any]:
     d = reader.mapping(top.get("severity"), ("severity",), {rule: "" for rule in RULES})
     out["severity"] = dict(DEFAULT_SEVERITY)
     for rule in d:
-        out["severity"][rule] = reader.choice(d, ("severity", rule), "error", ("error", "warning", "note"))
+        if d[rule] is False:  # YAML reads a bare `off` as false
+            d[rule] = "off"
+        out["severity"][rule] = reader.choice(d, ("severity", rule), "error", ("error", "warning", "note", "off"))
     return out
+
+
+def _phone_regions() -> frozenset[str]:
+    """The regions whose national phone formats phonenumbers knows."""
+    import phonenumbers
+
+    return frozenset(phonenumbers.SUPPORTED_REGIONS)
 
 
 def _tokenizer_dir(reader: _Reader, data: dict[str, Any]) -> str | None:

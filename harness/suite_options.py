@@ -60,7 +60,10 @@ def _monitoring(parser: pytest.Parser) -> None:
     group.addoption("--monitor-window", default="1d", metavar="N|SPAN", help="window: a count or a span (default 1d)")
     group.addoption("--monitor-since", metavar="ISO_TIME", help="only records at or after this time")
     group.addoption("--monitor-until", metavar="ISO_TIME", help="only records before this time")
-    group.addoption("--monitor-alpha", type=float, default=0.05, help="family-wise error per window (default 0.05)")
+    group.addoption(
+        "--monitor-alpha", type=float, default=0.05, help="chance of any false alarm over the horizon (default 0.05)"
+    )
+    group.addoption("--monitor-horizon", type=int, default=30, help="windows the alpha covers (default 30)")
     group.addoption("--monitor-json", metavar="PATH", help="also write the drift report as JSON")
     group.addoption("--monitor-html", metavar="PATH", help="also write the drift report as an HTML page")
 

@@ -100,13 +100,35 @@ def test_time_windows_are_aligned_and_hold_their_records(hours, text):
     for w in windows:
         assert w.end - w.start == spec.span
         assert all(w.start <= r.timestamp < w.end for r in w.records)
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a.end <= b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(len(w) > 0 for w in windows)  # a span without records is no window
+    assert [w.index for w in windows] == list(range(len(windows)))
+    assert len({w.id for w in windows}) == len(windows)
 
 
-def test_a_day_without_traffic_is_an_empty_window():
+def test_a_day_without_traffic_is_no_window_but_is_counted():
+    from harness.monitoring.windows import empty_spans
+
     windows = split_windows(records([1, 2, 50]), parse_window("1d"))
-    assert [len(w) for w in windows] == [2, 0, 1]
-    assert [w.label for w in windows] == ["2024-03-01", "2024-03-02", "2024-03-03"]
+    assert [len(w) for w in windows] == [2, 1]
+    assert [w.label for w in windows] == ["2024-03-01", "2024-03-03"]
+    assert empty_spans(windows) == 1
+
+
+def test_count_windows_starting_in_the_same_minute_have_distinct_ids():
+    windows = split_windows(records([0.0] * 7), parse_window(2))
+    assert len({w.label for w in windows}) == 1
+    assert [w.id for w in windows] == [f"2024-03-01 00:00 #{k}" for k in range(1, 5)]
+
+
+def test_one_timestamp_ten_years_off_makes_one_small_window_and_is_named():
+    from harness.monitoring.windows import outlying_records
+
+    hours = [k / 10 for k in range(300)] + [24 * 365 * 10]
+    logs = records(hours)
+    windows = split_windows(logs, parse_window("1m"))
+    assert len(windows) == 301  # not the 5 million empty minutes in between
+    assert [r.line for r in outlying_records(logs)] == [301]
 
 
 @pytest.mark.parametrize("text", ["0", "1x", "d", "-3", "1.5d"])
@@ -145,10 +167,15 @@ def test_timestamps_outside_2000_to_tomorrow_are_refused(tmp_path):
 def test_at_most_ten_thousand_windows(tmp_path):
     from harness.monitoring.windows import MAX_WINDOWS
 
-    spread = records([0, (MAX_WINDOWS - 1) / 60])  # 10,000 one-minute windows: allowed
-    assert len(split_windows(spread, parse_window("1m"))) == MAX_WINDOWS
-    with pytest.raises(HarnessError, match=r"(?s)--window 1m cuts the logs into 10,001 windows.*f:1\) to .* \(f:2\)"):
-        split_windows(records([0, MAX_WINDOWS / 60]), parse_window("1m"))
+    minutes = [k / 60 for k in range(MAX_WINDOWS)]  # 10,000 one-minute windows with records: allowed
+    assert len(split_windows(records(minutes), parse_window("1m"))) == MAX_WINDOWS
+    last = MAX_WINDOWS + 1
+    too_many = rf"(?s)--window 1m cuts the logs into 10,001 windows.*f:1\) to .* \(f:{last}\)"
+    with pytest.raises(HarnessError, match=too_many):
+        split_windows(records([*minutes, 10**5 / 60]), parse_window("1m"))
+    stray = rf"1 record\(s\) lie far outside the bulk of the log's timestamps: f:{last} "
+    with pytest.raises(HarnessError, match=stray):
+        split_windows(records([*minutes, 10**5 / 60]), parse_window("1m"))
     with pytest.raises(HarnessError, match="--window 2 cuts the logs into 10,001 windows"):
         split_windows(records([0] * (2 * MAX_WINDOWS + 1)), parse_window("2"))
 

@@ -51,9 +51,9 @@ def _report(args: argparse.Namespace) -> int:
     settings = MonitorSettings(
         window=parse_window(args.window),
         alpha=args.alpha,
+        horizon=args.horizon,
         correction=args.correction,
         permutations=args.permutations,
-        classifier_permutations=args.classifier_permutations,
         seed=args.seed,
         min_samples=args.min_samples,
         embeddings=args.embeddings,
@@ -73,7 +73,7 @@ def _report(args: argparse.Namespace) -> int:
         novelty=novelty,
         model=args.model,
         log_files=[str(p) for p in args.paths],
-        progress=sys.stderr.isatty(),
+        progress=True,
     )
     if args.json:
         write_json(report, args.json)
@@ -81,6 +81,9 @@ def _report(args: argparse.Namespace) -> int:
         write_html(report, args.html)
     if not args.quiet:
         print("\n".join(terminal_lines(report)))
+    else:
+        for note in report.notes:
+            print(f"warning: {note}", file=sys.stderr)
     return 1 if report.drifted else 0
 
 
@@ -159,7 +162,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     report.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     report.add_argument("--html", type=Path, metavar="PATH", help="write an HTML page with plots")
     report.add_argument(
-        "--alpha", type=float, default=0.05, help="family-wise error rate per window, across its tests (default 0.05)"
+        "--alpha",
+        type=float,
+        default=0.05,
+        help="chance of any false alarm over --horizon windows without drift (default 0.05)",
+    )
+    report.add_argument(
+        "--horizon",
+        type=int,
+        default=30,
+        help="windows over which --alpha holds: each window is judged at alpha / horizon (default 30)",
     )
     report.add_argument(
         "--correction",
@@ -167,12 +179,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="holm",
         help="multiple-testing correction across a window's tests (default holm)",
     )
-    report.add_argument("--permutations", type=int, default=999, help="permutations of the MMD test (default 999)")
     report.add_argument(
-        "--classifier-permutations",
-        type=int,
-        default=199,
-        help="permutations of the classifier test, each a cross-validated refit (default 199)",
+        "--permutations", type=int, default=4999, help="permutations of the MMD and PSI tests (default 4999)"
     )
     report.add_argument("--seed", type=int, default=0, help="seed of the permutations (default 0)")
     report.add_argument(

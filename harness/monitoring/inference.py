@@ -2,7 +2,7 @@
 
 Permutation p-values are (k + 1) / (n + 1), where k of the n permuted statistics reach the observed one: never
 0, and exact under the null whatever the statistic. A test stops early once k is so large that even the full
-run's p-value, at least (k + 1) / (n_planned + 1), would exceed `stop_above` (the alpha of the window): the
+run's p-value, at least (k + 1) / (n_planned + 1), would exceed `stop_above` (the level of the window): the
 p-value reported is then (k + 1) / (n_drawn + 1), larger still (a valid sequential p-value, Besag & Clifford
 1991), so every verdict at that alpha is the one all permutations would give, at a fraction of the cost.
 """
@@ -36,26 +36,48 @@ def permutation_p_value(exceed: int, drawn: int) -> float:
     return (exceed + 1) / (drawn + 1)
 
 
-def permutation_test(
-    statistic: Callable[[np.ndarray], float],
-    labels: np.ndarray,
+def window_masks(n_total: int, n_window: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """`count` random splits of `n_total` items as 0/1 rows marking `n_window` of them as the window."""
+    keys = rng.random((count, n_total))
+    chosen = np.argpartition(keys, n_window - 1, axis=1)[:, :n_window] if n_window < n_total else None
+    masks = np.zeros((count, n_total))
+    if chosen is None:
+        masks[:] = 1.0
+    else:
+        np.put_along_axis(masks, chosen, 1.0, axis=1)
+    return masks
+
+
+def batched_permutation_test(
+    statistics: Callable[[np.ndarray], np.ndarray],
+    n_total: int,
+    n_window: int,
     observed: float,
     *,
     permutations: int,
     seed: int,
     stop_above: float = 0.05,
+    batch: int = 500,
 ) -> PermutationResult:
-    """Recompute `statistic` on seeded shuffles of `labels`; larger statistics mean more drift."""
+    """A permutation test whose statistic is computed for a batch of splits at once (rows of 0/1 window masks);
+    larger statistics mean more drift.
+
+    The first batch always runs (so the null's quantiles are known); later ones stop early by the rule above,
+    checked between batches.
+    """
     rng = np.random.default_rng(seed)
-    null: list[float] = []
-    exceed = 0
-    for _ in range(permutations):
-        value = statistic(rng.permutation(labels))
-        null.append(value)
-        exceed += value >= observed - 1e-12
+    parts: list[np.ndarray] = []
+    exceed = drawn = 0
+    while drawn < permutations:
+        size = min(batch, permutations - drawn)
+        values = np.asarray(statistics(window_masks(n_total, n_window, size, rng)), dtype=float).reshape(size)
+        parts.append(values)
+        exceed += int(np.sum(values >= observed - 1e-12))
+        drawn += size
         if (exceed + 1) / (permutations + 1) > stop_above:
             break
-    return PermutationResult(permutation_p_value(exceed, len(null)), exceed, len(null), tuple(null))
+    null = np.concatenate(parts)
+    return PermutationResult(permutation_p_value(exceed, drawn), exceed, drawn, tuple(null.tolist()))
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -1,7 +1,8 @@
 """Production traffic must still look like what the model was tuned and evaluated on: one test per window.
 
-A window fails when its drift tests, corrected together (Holm), find a significant shift with an effect at its
-practical floor; a window with too few requests is skipped as "not enough data", never passed or failed.
+A window fails when its drift tests, corrected together (Holm) at the window level alpha / horizon, find a
+significant shift with an effect at its practical floor; a window with too few requests is skipped as "not
+enough data", never passed or failed.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def test_window_has_no_drift(drift_report, window_index):
             print(f"{TEST_TITLES[test.name]}: {test.effect_name} {test.effect:.3f}, adjusted p {test.p_adjusted:.3g}")
     if result.verdict == DRIFT:
         flagged = [t for t in result.tests if t.flagged]
-        lines = [f"drift in window {result.window.label} ({len(result.window)} requests):"]
+        lines = [f"drift in window {result.window.id} ({len(result.window)} requests, {drift_report.settings.rule}):"]
         lines += [
             f"  {TEST_TITLES[t.name]}: {t.effect_name} {t.effect:.3f} (floor {t.effect_floor}), "
             f"p {t.p_value:.3g}, adjusted {t.p_adjusted:.3g}"

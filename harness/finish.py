@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,16 @@ from harness.errors import HarnessError
 from harness.gate import add_unmeasured, check_gate_tables, evaluate
 from harness.noninferiority import INCONCLUSIVE
 from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
-from harness.report import DO_NOT_PROMOTE, PROMOTE, noise_floor_lines, run_verdict, write_reports
+from harness.report import (
+    DO_NOT_PROMOTE,
+    PROMOTE,
+    Reason,
+    as_json,
+    noise_floor_lines,
+    run_reasons,
+    run_verdict,
+    write_reports,
+)
 from harness.session import HarnessSession
 
 
@@ -109,7 +119,17 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     verdict = DO_NOT_PROMOTE if session_failed else run_verdict(harness.verdicts)
     allow_inconclusive = bool(flags.get("allow_inconclusive"))
     blocked = verdict == DO_NOT_PROMOTE or (verdict == INCONCLUSIVE and not allow_inconclusive)
-    write_reports(harness.verdicts, _path(flags.get("json")), _path(flags.get("markdown")))
+    reasons = run_reasons(harness.verdicts, session_problems(flags, session_failed))
+    json_path, html_path = _path(flags.get("json")), _path(flags.get("html"))
+    evidence = run_evidence(harness, records, verdict, reasons, flags) if json_path or html_path else None
+    write_reports(harness.verdicts, json_path, _path(flags.get("markdown")), evidence, reasons)
+    if html_path is not None:
+        from harness.html_report.page import write_report_pages
+
+        document = json.loads(as_json(harness.verdicts, evidence))
+        report, *history = write_report_pages(document, html_path, config.rootdir, config.baselines_directory)
+        harness.messages.append(f"HTML report written to {report}")
+        harness.messages += [f"history of the promoted baselines written to {path}" for path in history]
     today = dt.date.today().isoformat()
     updates: dict[tuple[str, str], dict[str, BaselineEntry]] = {}
     if flags.get("update_baselines"):
@@ -132,6 +152,41 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
                 else f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}"
             )
     return verdict
+
+
+def session_problems(flags: Mapping[str, Any], session_failed: bool) -> list[Reason]:
+    """The failed tests, test errors and collection errors the plugin saw; one general reason for a failed
+    session whose failure no report named (an interrupted run, an internal error)."""
+    problems = list(flags.get("problems") or ())
+    if session_failed and not problems:
+        problems.append(Reason("test failed", "", "the test session failed; pytest's summary above says why"))
+    return problems
+
+
+def run_evidence(
+    harness: HarnessSession,
+    records: Sequence[MetricRecord],
+    verdict: str,
+    reasons: Sequence[Reason],
+    flags: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What the JSON report keeps besides the verdicts, so that the HTML page can be drawn from it alone."""
+    from harness.html_report.evidence import Limits, case_evidence, eval_items, metric_sources, provenance
+
+    config = harness.config
+    limits = Limits()
+    models = {BASE: config.base_model, TUNED: config.tuned_model}
+    evidence = {
+        "verdict": verdict,
+        "reasons": [asdict(r) for r in reasons],
+        "sources": metric_sources(records),
+        "items": eval_items(records, harness.outputs.values(), config.rootdir, limits),
+        "cases": case_evidence(harness.case_outcomes, config.rootdir, limits),
+        "provenance": provenance(records, models, flags.get("command") or ()),
+        "messages": list(harness.messages),
+    }
+    evidence["limits"] = limits.as_dict()
+    return evidence
 
 
 def _base_fingerprint(harness: HarnessSession) -> str:

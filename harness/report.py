@@ -1,10 +1,16 @@
-"""The run's verdict as a terminal table, JSON and Markdown: one row per metric, tuned vs base and promoted."""
+"""The run's verdict as a terminal table, JSON and Markdown: one row per metric, tuned vs base and promoted.
+
+Every run ends with one headline (PROMOTE / DO NOT PROMOTE / INCONCLUSIVE) and, under it, every reason the
+run does not exit 0; the JSON report holds the same reasons and enough evidence (per-item scores, both
+models' answers) to draw the HTML page again from it alone.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +22,9 @@ from harness.noninferiority import INCONCLUSIVE, MarginTest
 from harness.records import result_to_dict
 
 PROMOTE, DO_NOT_PROMOTE = "PROMOTE", "DO NOT PROMOTE"  # with INCONCLUSIVE, the verdicts of a whole run
+REPORT_FORMAT = 2  # of the JSON report: 2 keeps per-item scores, reasons and the evidence the HTML page shows
+MAX_PER_ITEM = 50_000  # per-item scores kept per result in the JSON report; more are left out, with a note
+GATE_RULE_KEYS = ("floor", "floor_lower_bound", "ceiling", "max_drop_vs_base", "max_drop_vs_promoted")
 
 HEADER = [
     "suite",
@@ -144,8 +153,8 @@ def terminal_lines(verdicts: Sequence[Verdict]) -> list[str]:
     return render_table(HEADER, table_rows(verdicts)) + [""] * bool(notes(verdicts)) + notes(verdicts)
 
 
-def markdown(verdicts: Sequence[Verdict], title: str = "Promotion gate") -> str:
-    """A Markdown summary ready to post on a pull request."""
+def markdown(verdicts: Sequence[Verdict], title: str = "Promotion gate", reasons: Sequence[Reason] = ()) -> str:
+    """A Markdown summary ready to post on a pull request (with the run's reasons, when given, under it)."""
     failed = [v for v in verdicts if v.failures]
     undecided = [v for v in verdicts if v.inconclusive and not v.failures]
     if failed:
@@ -159,6 +168,8 @@ def markdown(verdicts: Sequence[Verdict], title: str = "Promotion gate") -> str:
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
     if notes(verdicts):
         lines += [""] + [f"- {note}" for note in notes(verdicts)]
+    if blocking := [r for r in reasons if r.kind in BLOCKING]:
+        lines += ["", "Why the run does not exit 0:", ""] + [f"- {r.line()}" for r in blocking]
     return "\n".join(lines) + "\n"
 
 
@@ -224,21 +235,84 @@ def run_verdict(verdicts: Sequence[Verdict]) -> str:
     return INCONCLUSIVE if any(v.inconclusive for v in verdicts) else PROMOTE
 
 
-def as_json(verdicts: Sequence[Verdict]) -> str:
-    """The same verdicts as JSON (per-item scores left out; they live in the baselines)."""
+@dataclass(frozen=True)
+class Reason:
+    """One reason a run does not promote: what kind, where (a test id, a suite and metric), and the message."""
+
+    kind: str  # gated metric, inconclusive, test failed, test error, collection error, harness error, stale
+    where: str
+    message: str
+
+    def line(self) -> str:
+        return f"{self.kind}: {self.where}: {self.message}" if self.where else f"{self.kind}: {self.message}"
+
+
+BLOCKING = ("harness error", "collection error", "test error", "test failed", "gated metric", "inconclusive")
+
+
+def run_reasons(
+    verdicts: Sequence[Verdict], problems: Sequence[Reason] = (), errors: Sequence[str] = ()
+) -> list[Reason]:
+    """Every reason for a non-zero exit, in a fixed order: harness errors, collection errors, failed tests
+    (must-pass cases, floors), failed gated metrics, inconclusive ones; then stale references, which leave a
+    gated comparison unmade (they explain a verdict, they do not block it)."""
+    order = {kind: rank for rank, kind in enumerate(BLOCKING)}
+    reasons = [Reason("harness error", "", e) for e in errors]
+    reasons += sorted(problems, key=lambda r: (order.get(r.kind, len(order)), r.where))
+    reasons += [Reason("gated metric", f"{v.suite}::{v.metric}", f) for v in verdicts for f in v.failures]
+    reasons += [Reason("inconclusive", f"{v.suite}::{v.metric}", i) for v in verdicts for i in v.inconclusive]
+    reasons += [Reason("stale", f"{v.suite}::{v.metric}", s) for v in verdicts for s in v.stale]
+    return list(dict.fromkeys(reasons))
+
+
+def reason_lines(reasons: Sequence[Reason], limit: int = 40) -> list[str]:
+    """The lines under the headline: one per reason, the first `limit` of them, then how many more."""
+    lines = [f"  - {r.line()}" for r in reasons[:limit]]
+    if len(reasons) > limit:
+        lines.append(f"  ... and {len(reasons) - limit} more (all of them are in the --harness-json report)")
+    return lines
+
+
+def _brief(result: MetricResult | None, capped: list[str]) -> dict[str, Any] | None:
+    """A result as JSON with its per-item scores (the first MAX_PER_ITEM of them, noted when cut)."""
+    if result is None:
+        return None
+    data = result_to_dict(result)
+    if len(data["per_item"]) > MAX_PER_ITEM:
+        kept = sorted(data["per_item"])[:MAX_PER_ITEM]
+        data["per_item"] = {k: data["per_item"][k] for k in kept}
+        capped.append(f"{result.name}: {len(result.per_item):,} per-item scores, the first {MAX_PER_ITEM:,} kept")
+    return data
+
+
+def _rule_dict(verdict: Verdict) -> dict[str, Any]:
+    rule = verdict.rule
+    values = {key: getattr(rule, key) for key in GATE_RULE_KEYS if getattr(rule, key) is not None}
+    return {key: value if isinstance(value, float) else str(value) for key, value in values.items()}
+
+
+def as_json(verdicts: Sequence[Verdict], evidence: Mapping[str, Any] | None = None) -> str:
+    """The verdicts as JSON: each result with its per-item scores, the run's reasons, and any `evidence` the
+    run adds (items with both models' answers, case files, provenance) for the HTML page."""
+    evidence = dict(evidence or {})
+    capped: list[str] = []
 
     def brief(result: MetricResult | None) -> dict[str, Any] | None:
-        if result is None:
-            return None
-        data = result_to_dict(result)
-        data.pop("per_item")
-        return data
+        return _brief(result, capped)
 
+    sources = evidence.pop("sources", {})
+    reasons = evidence.pop("reasons", None)
+    verdict = evidence.pop("verdict", None) or run_verdict(verdicts)
     document = {
-        "verdict": run_verdict(verdicts),
+        "report_format": REPORT_FORMAT,
+        "verdict": verdict,
+        "reasons": reasons if reasons is not None else [asdict(r) for r in run_reasons(verdicts)],
         "passed": all(v.passed for v in verdicts),
         "metrics": [
             {
+                "gated": bool(_rule_dict(v)),
+                "rule": _rule_dict(v),
+                "source": sources.get(f"{v.suite}::{v.metric}", {}),
                 "suite": v.suite,
                 "metric": v.metric,
                 "base": brief(v.base),
@@ -260,12 +334,23 @@ def as_json(verdicts: Sequence[Verdict]) -> str:
             }
             for v in verdicts
         ],
+        **evidence,
     }
+    limits = dict(document.get("limits", {}))
+    if capped:
+        limits["per_item"] = capped
+    document["limits"] = limits
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def write_reports(verdicts: Sequence[Verdict], json_path: Path | None, markdown_path: Path | None) -> None:
+def write_reports(
+    verdicts: Sequence[Verdict],
+    json_path: Path | None,
+    markdown_path: Path | None,
+    evidence: Mapping[str, Any] | None = None,
+    reasons: Sequence[Reason] = (),
+) -> None:
     if json_path is not None:
-        atomic_write_text(json_path, as_json(verdicts))
+        atomic_write_text(json_path, as_json(verdicts, evidence))
     if markdown_path is not None:
-        atomic_write_text(markdown_path, markdown(verdicts))
+        atomic_write_text(markdown_path, markdown(verdicts, reasons=reasons))

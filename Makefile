@@ -16,9 +16,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt constraints-cpu.txt
 	$(PY) -m pip install --quiet --upgrade pip
 	@if $(PY) -c "import torch" 2>/dev/null; then \
 		echo "torch is already installed in $(VENV); keeping it"; \
-		$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,embeddings]'; \
+		$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,embeddings,serving]'; \
 	else \
-		$(PY) -m pip install --quiet -c constraints.txt -c constraints-cpu.txt -e '.[dev,embeddings]'; \
+		$(PY) -m pip install --quiet -c constraints.txt -c constraints-cpu.txt -e '.[dev,embeddings,serving]'; \
 	fi
 	@touch $@
 

@@ -18,6 +18,9 @@ COMMAND_GROUPS: dict[str, tuple[str, str]] = {
     "data": ("harness.dataquality.cli", "check a fine-tuning set against its data specification"),
     "monitor": ("harness.monitoring.cli", "compare production logs with the reference; turn feedback into cases"),
     "review": ("harness.review.cli", "human review of a run's answers: sample, review app, report, gate"),
+    "report": ("harness.html_report.report_cli", "draw the HTML promotion report of a saved run (--harness-json)"),
+    "merge": ("harness.merge_cli", "combine the response caches of --shard runs before the verdict run"),
+    "history": ("harness.html_report.history_cli", "plot each metric's promoted value over the git history"),
 }
 
 

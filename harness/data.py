@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.shards import Shard
 from harness.textfiles import MAX_TEXT_BYTES, read_text
 
 FORMATS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet"}
@@ -95,6 +96,11 @@ class EvalSet:
     @property
     def ids(self) -> list[str]:
         return self["id"]
+
+    def share(self, shard: Shard) -> EvalSet:
+        """The rows of one shard (see harness.shards); the fingerprint stays the whole file's."""
+        rows = tuple(r for r in self.rows if shard.keeps(self.name, r.get("id", r)))
+        return EvalSet(self.name, self.path, rows, self.fingerprint)
 
     def where(self, **equals: Any) -> EvalSet:
         """The rows whose fields equal the given values (e.g. category="capitals")."""

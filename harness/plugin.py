@@ -91,6 +91,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         )
     group.addoption("--harness-json", metavar="PATH", default=None, help="write the gate's verdicts as JSON")
     group.addoption("--harness-markdown", metavar="PATH", default=None, help="write the gate's verdicts as Markdown")
+    group.addoption(
+        "--shard",
+        metavar="I/N",
+        default=None,
+        dest="harness_shard",
+        help="answer only share I of N (0-based) of every eval set and case file, into the response cache; "
+        "no verdict: combine the shards' caches with `harness merge`, then run without --shard",
+    )
+    group.addoption(
+        "--harness-html",
+        metavar="PATH",
+        default=None,
+        help="write the verdict, forest plot, flipped items and provenance as one self-contained HTML page",
+    )
 
 
 def _cli_values(config: pytest.Config) -> dict[str, Any]:
@@ -110,7 +124,7 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_OFFLINE", "0" if harness_config.allow_download else "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-    config.stash[session_key] = HarnessSession(harness_config)
+    config.stash[session_key] = HarnessSession(harness_config, shard=_shard(config))
     if harness_config.base_model_origin:
         config.stash[session_key].messages.append(
             f"base model: {harness_config.base_model} ({harness_config.base_model_origin})"
@@ -124,9 +138,33 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(_XdistController(config), "harness-xdist")
 
 
+def _shard(config: pytest.Config) -> Any:
+    """The --shard share, refused together with options that need a whole run."""
+    value = config.getoption("harness_shard")
+    if not value:
+        return None
+    from harness.shards import Shard
+
+    try:
+        shard = Shard.parse(value)
+    except HarnessError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    whole = [
+        flag
+        for flag in ("--promote", "--update-baselines", "--reuse-base")
+        if config.getoption("harness_" + flag[2:].replace("-", "_"))
+    ]
+    if whole:
+        raise pytest.UsageError(
+            f"--shard {value} gives no verdict and cannot be combined with {whole[0]}; "
+            "run it on the merged cache, without --shard"
+        )
+    return shard
+
+
 def _check_report_paths(config: pytest.Config) -> None:
-    """Refuse an unwritable --harness-json / --harness-markdown path now, not after the whole run."""
-    for option in ("--harness-json", "--harness-markdown"):
+    """Refuse an unwritable --harness-json / --harness-markdown / --harness-html path now, not after the run."""
+    for option in ("--harness-json", "--harness-markdown", "--harness-html"):
         value = config.getoption("harness_" + option[10:])
         if not value:
             continue
@@ -170,7 +208,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With --reuse-base, skip [base] runs whose stored results still match the base model and eval data."""
+    """With --shard, keep only this share's cases; with --reuse-base, skip [base] runs whose stored results
+    still match the base model and eval data."""
+    if shard := get_session(config).shard:
+        from harness.cases.collect import CaseItem
+
+        outside = [i for i in items if isinstance(i, CaseItem) and not shard.keeps(str(i.path.name), i.case.id)]
+        if outside:
+            config.hook.pytest_deselected(items=outside)
+            items[:] = [i for i in items if i not in outside]
     if not config.getoption("harness_reuse_base"):
         return
     from harness.baselines import BaselineStore, is_fresh
@@ -219,6 +265,13 @@ class _ControllerWatcher:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
+        self.problems: list[Any] = []  # harness.report.Reason: failed tests, test errors, collection errors
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            from harness.report import Reason
+
+            self.problems.append(Reason("collection error", report.nodeid or ".", _first_line(report)))
 
     def pytest_warning_recorded(self, warning_message: Any) -> None:
         """A model scoring far below chance is said again next to the verdict, not only among the warnings."""
@@ -231,11 +284,27 @@ class _ControllerWatcher:
                 messages.append(message)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.failed:
+            from harness.report import Reason
+
+            kind = "test failed" if report.when == "call" else "test error"
+            self.problems.append(Reason(kind, report.nodeid, _first_line(report)))
         for key, value in report.user_properties:
             if key == UNMEASURED:
                 suite = Path(report.location[0]).as_posix()
                 unmeasured = Unmeasured(suite, value["test"], value["role"], value["reason"])
                 get_session(self.config).unmeasured.append(unmeasured)
+
+
+def _first_line(report: pytest.TestReport | pytest.CollectReport) -> str:
+    """A failure in one line: the exception's message (pytest's crash line, or its first `E` line), else the
+    report's first line."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash is not None else str(report.longrepr or "")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    line = (errors or lines or ["failed"])[0]
+    return line if len(line) <= 240 else line[:239] + "…"
 
 
 # -- fixtures ---------------------------------------------------------------------------------------
@@ -282,7 +351,8 @@ def eval_set(harness_session: HarnessSession) -> Callable[..., Any]:
         key = (name, schema.name)
         if key not in loaded:
             path = find_eval_file(harness_session.config.eval_data_dir, name)
-            loaded[key] = load_eval_set(path, schema, name=name)
+            eval_set = load_eval_set(path, schema, name=name)
+            loaded[key] = eval_set.share(harness_session.shard) if harness_session.shard else eval_set
         return loaded[key]
 
     return load
@@ -408,8 +478,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         workeroutput["harness_model_calls"] = harness.own_model_calls()
         return
     harness.add_model_calls(harness.own_model_calls())
-    if line := harness.model_calls_line():
-        harness.messages.append(line)
+    if harness.shard:
+        _finish_shard(session, harness)
+        return
     from harness.finish import finish_run
     from harness.noninferiority import INCONCLUSIVE
     from harness.report import DO_NOT_PROMOTE
@@ -427,6 +498,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             session.exitstatus = EXIT_INCONCLUSIVE
 
 
+def _finish_shard(session: pytest.Session, harness: HarnessSession) -> None:
+    """A shard's metrics cover a share of the items: no gate, no reports. Its exit status says only whether it
+    answered its share: failed assertions on partial data do not count, errors (a model or server) do."""
+    cache = harness.config.harness_cache_dir / "responses.sqlite"
+    harness.messages.append(
+        f"shard {harness.shard}: answers are in {cache}; this is not a verdict. When every shard is done: "
+        "harness merge SHARD_CACHES... --into CACHE, then run pytest without --shard on that cache"
+    )
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    stats = getattr(reporter, "stats", {})
+    broken = stats.get("error") or [r for r in stats.get("failed", []) if str(r.longrepr).startswith("HarnessError")]
+    if session.exitstatus == pytest.ExitCode.TESTS_FAILED and not broken:
+        session.exitstatus = pytest.ExitCode.OK
+
+
 def _flags(config: pytest.Config) -> dict[str, Any]:
     return {
         "promote": config.getoption("harness_promote"),
@@ -434,7 +520,10 @@ def _flags(config: pytest.Config) -> dict[str, Any]:
         "update_baselines": config.getoption("harness_update_baselines"),
         "json": config.getoption("harness_json"),
         "markdown": config.getoption("harness_markdown"),
+        "html": config.getoption("harness_html"),
         "allow_inconclusive": config.getoption("harness_allow_inconclusive"),
+        "problems": getattr(config.pluginmanager.get_plugin("harness-controller"), "problems", []),
+        "command": ["pytest", *config.invocation_params.args],
     }
 
 
@@ -449,7 +538,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.section("adversarial and behavioural cases")
         for line in case_lines(summarise(harness.case_outcomes)):
             terminalreporter.write_line(line, red=line.startswith("regressed"))
-    if not harness.verdicts and not harness.messages:
+    watcher = config.pluginmanager.get_plugin("harness-controller")
+    broken = any(p.kind == "collection error" for p in getattr(watcher, "problems", []))
+    if not harness.verdicts and not harness.messages and not broken and not harness.model_calls_line():
         return
     from harness.noninferiority import INCONCLUSIVE
     from harness.report import DO_NOT_PROMOTE, PROMOTE, terminal_lines
@@ -464,6 +555,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(
             line, red=line.startswith("FAIL"), yellow=line.startswith(("stale", "environment", "INCONCLUSIVE"))
         )
+    if calls := harness.model_calls_line():  # the terminal's alone: reports hold what the models said, not timings
+        terminalreporter.write_line(calls)
     for message in harness.messages:
         terminalreporter.write_line(message, red=message.startswith(("ERROR", "not promoted", "likely loading")))
     if harness.run_verdict:
@@ -472,6 +565,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         terminalreporter.write_line(
             headline, bold=True, green=verdict == PROMOTE, red=verdict == DO_NOT_PROMOTE, yellow=verdict == INCONCLUSIVE
         )
+        from harness.finish import session_problems
+        from harness.report import reason_lines, run_reasons
+
+        errors = [m.removeprefix("ERROR ") for m in harness.messages if m.startswith("ERROR ")]
+        unexplained = verdict == DO_NOT_PROMOTE and not errors and not any(v.failures for v in harness.verdicts)
+        reasons = run_reasons(harness.verdicts, session_problems(_flags(config), unexplained), errors)
+        for line in reason_lines(reasons):
+            terminalreporter.write_line(line, red=verdict == DO_NOT_PROMOTE, yellow=verdict == INCONCLUSIVE)
 
 
 def headline_line(verdict: str, stats: dict[str, list[Any]], config: pytest.Config) -> str:

@@ -12,6 +12,7 @@ from harness.config import HarnessConfig
 from harness.errors import HarnessError
 from harness.models.base import ModelPair
 from harness.records import CaseOutcome, MetricRecord, OutputRecord, Unmeasured
+from harness.shards import Shard
 
 
 def worker_threads(config: HarnessConfig) -> int:
@@ -35,6 +36,7 @@ class HarnessSession:
     verdicts: list[Any] = field(default_factory=list)  # harness.gate.Verdict, set at the end of the run
     messages: list[str] = field(default_factory=list)  # end-of-run lines for the terminal summary
     run_verdict: str = ""  # PROMOTE / DO NOT PROMOTE / INCONCLUSIVE, set at the end of the run
+    shard: Shard | None = None  # --shard I/N: this run answers one share of the eval items, gives no verdict
     # per role: answers asked for, answers from the cache, seconds in model calls (summed over xdist workers)
     model_calls: dict[str, dict[str, float]] = field(default_factory=dict)
     _pair: ModelPair | None = None

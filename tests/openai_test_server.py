@@ -5,6 +5,10 @@ them), /v1/chat/completions and /v1/models to test the HTTP backend against a re
 It binds to 127.0.0.1. Do not use it to serve models.
 
     python tests/openai_test_server.py MODEL_DIR [--port 0] [--fail-first N] [--no-logprobs] [--api-key-env VAR]
+        [--lora-modules NAME=ADAPTER_DIR] [--die-after N]
+
+It serves MODEL_DIR as "test-model" and, like `vllm serve --enable-lora --lora-modules`, an adapter on the
+same weights under its own name. GET /v1/stats tells how many POST requests it received.
 """
 
 from __future__ import annotations
@@ -33,17 +37,24 @@ def main() -> None:
     parser.add_argument("--fail-first", type=int, default=0, help="answer HTTP 429 to the first N requests")
     parser.add_argument("--no-logprobs", action="store_true", help="behave like a server without echo + logprobs")
     parser.add_argument("--api-key-env", default="", help="require the key in this environment variable")
+    parser.add_argument("--lora-modules", default="", help="NAME=ADAPTER_DIR: serve an adapter of the model too")
+    parser.add_argument("--die-after", type=int, default=0, help="exit abruptly on the N+1-th POST request")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    model = load_pair(args.model_dir, args.model_dir, LoadOptions()).base
+    if args.lora_modules:
+        lora_name, adapter = args.lora_modules.split("=", 1)
+        pair = load_pair(args.model_dir, adapter, LoadOptions())
+        models = {"test-model": pair.base, lora_name: pair.tuned}
+    else:
+        models = {"test-model": load_pair(args.model_dir, args.model_dir, LoadOptions()).base}
     lock = threading.Lock()
     state = {"failures_left": args.fail_first, "requests": 0}
     required_key = os.environ.get(args.api_key_env, "") if args.api_key_env else ""
 
-    def echo_logprobs(text: str, generated: int = 0) -> dict:
+    def echo_logprobs(model, text: str, generated: int = 0) -> dict:
         encoded = model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         ids, offsets = encoded["input_ids"], [start for start, _ in encoded["offset_mapping"]]
-        with torch.inference_mode():
+        with torch.inference_mode(), model._active():  # the adapter on for the tuned model, off for the base
             logits = model.module(input_ids=torch.tensor([ids])).logits[0]
             logprobs = F.log_softmax(logits.float(), dim=-1)
         token_logprobs: list = [None]
@@ -77,12 +88,16 @@ def main() -> None:
 
         def do_GET(self) -> None:
             if self.path.rstrip("/") == "/v1/models":
-                self._send(200, {"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+                self._send(200, {"object": "list", "data": [{"id": name, "object": "model"} for name in models]})
+            elif self.path.rstrip("/") == "/v1/stats":
+                self._send(200, {"requests": state["requests"]})
             else:
                 self._send(404, {"error": "not found"})
 
         def do_POST(self) -> None:
             with lock:
+                if args.die_after and state["requests"] >= args.die_after:
+                    os._exit(1)  # a crash mid-run: no answer, the connection drops
                 state["requests"] += 1
                 fail = state["failures_left"] > 0
                 state["failures_left"] -= int(fail)
@@ -91,6 +106,9 @@ def main() -> None:
             if fail:
                 return self._send(429, {"error": {"message": "rate limited"}})
             request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+            model = models.get(request.get("model"))
+            if model is None:
+                return self._send(404, {"error": {"message": f"The model `{request.get('model')}` does not exist."}})
             max_tokens = int(request.get("max_tokens", 16))
             if max_tokens < 1:  # as transformers serve answers it: a deterministic 500 with the reason
                 return self._send(500, {"error": {"message": "max_new_tokens must be greater than 0"}})
@@ -98,7 +116,7 @@ def main() -> None:
             if self.path == "/v1/completions":
                 prompt = request["prompt"]
                 if request.get("echo"):  # the prompt's log-probabilities, then one generated token, as vLLM does
-                    logprobs = None if args.no_logprobs else echo_logprobs(prompt, generated=1)
+                    logprobs = None if args.no_logprobs else echo_logprobs(model, prompt, generated=1)
                     text = prompt + ("".join(logprobs["tokens"][-1:]) if logprobs else "")
                     choice = {"text": text, "index": 0, "logprobs": logprobs, "finish_reason": "length"}
                     return self._send(200, {"object": "text_completion", "choices": [choice], "usage": {}})

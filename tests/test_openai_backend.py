@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import subprocess
 import sys
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from harness.errors import HarnessError
 from harness.models.base import DecodingSettings
+from harness.models.cache import CachedModel, ResponseCache
+from harness.models.capabilities import (
+    PROBE_TEXT,
+    MissingCapability,
+    prompt_logprobs_problem,
+    top_logprobs_problem,
+)
 from harness.models.loading import LoadOptions, load_pair
 from harness.models.openai import OpenAIModel, ServerSpec
+from harness.models.replicas import ReplicaPool
 
 SERVER = Path(__file__).with_name("openai_test_server.py")
 
@@ -23,7 +35,7 @@ def start_server(tiny_dirs):
 
     def start(*flags: str, env: dict | None = None) -> str:
         """A server process; stateless ones (no --fail-first) are shared between tests."""
-        reusable = "--fail-first" not in flags and env is None
+        reusable = not {"--fail-first", "--die-after"} & set(flags) and env is None
         if reusable and flags in shared:
             return shared[flags]
         process = subprocess.Popen(
@@ -95,11 +107,159 @@ def test_giving_up_names_the_url_and_the_fix(start_server):
         model.generate(["x"])
 
 
-def test_a_server_without_prompt_logprobs_is_named(start_server):
+def requests_seen(url: str) -> int:
+    """How many POST requests the test server has received."""
+    with urllib.request.urlopen(f"{url}/stats", timeout=10) as response:
+        return json.loads(response.read())["requests"]
+
+
+def test_a_server_without_prompt_logprobs_is_named_once_and_then_at_once(start_server):
+    """The probe asks once; every later log-likelihood request fails without asking the server again."""
     url = start_server("--no-logprobs")
-    with pytest.raises(HarnessError, match="does not return prompt log-probabilities") as info:
-        model_at(url).loglikelihood([("a", " b")])
-    assert "vLLM" in str(info.value)
+    model = model_at(url)
+    before = requests_seen(url)
+    with pytest.raises(MissingCapability, match="cannot return prompt log-probabilities") as info:
+        model.loglikelihood([("a", " b"), ("c", " d")])
+    message = str(info.value)
+    assert url in message and "'test-model'" in message and "vLLM" in message
+    assert "without a logprobs field" in message and message.count("\n") == 1  # one line and its fix
+    with pytest.raises(MissingCapability):
+        model.loglikelihood_rolling(["a b c"])
+    assert requests_seen(url) - before == 1
+    assert model.generate(["The capital of"], DecodingSettings(max_new_tokens=2))  # generation still works
+    assert model.capabilities.known() == {"completions": True, "prompt_logprobs": False, "top_logprobs": False}
+
+
+def _echo(text: str = PROBE_TEXT, **logprobs) -> dict:
+    fields = {"tokens": ["Hello", " world", "."], "token_logprobs": [None, -1.5, -0.5], "text_offset": [0, 5, 11]}
+    fields["top_logprobs"] = [None, {" world": -1.5}, {".": -0.5}]
+    return {"choices": [{"text": text, "logprobs": {**fields, **logprobs}}]}
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        ({"choices": [{"text": PROBE_TEXT + " x", "logprobs": None}]}, "without a logprobs field"),
+        (_echo(text=" x"), "did not echo the prompt"),
+        (_echo(text_offset=[0, 5]), "no text_offset for each token"),
+        (_echo(text_offset=[3, 5, 11]), "does not run from 0"),
+        (_echo(text_offset=[0, 11, 5]), "does not run from 0"),
+        (_echo(token_logprobs=[None, float("nan"), -0.5]), "not finite log-probabilities"),
+        (_echo(token_logprobs=[None, 2.0, -0.5]), "not finite log-probabilities"),
+        (_echo(token_logprobs=[None, None, None]), "do not cover the prompt"),
+        ({"choices": []}, "holds no choices"),
+        ("not even a dict", "holds no choices"),
+    ],
+)
+def test_a_prompt_logprobs_answer_is_verified_not_trusted(answer, problem):
+    assert problem in prompt_logprobs_problem(answer)
+
+
+def test_a_well_formed_echo_answer_passes_the_probe():
+    assert prompt_logprobs_problem(_echo(text=PROBE_TEXT + " Hello")) is None
+    assert top_logprobs_problem(_echo()) is None
+    assert "no top_logprobs" in top_logprobs_problem(_echo(top_logprobs=[None, None, None]))
+
+
+def test_replicas_share_the_requests_and_answer_as_one_server(start_server, local_model):
+    first, second = start_server(), start_server("--fail-first", "0")  # two processes serving the same model
+    hosts = ",".join(urllib.parse.urlsplit(u).netloc for u in (first, second))
+    model = OpenAIModel(
+        ServerSpec.parse(f"openai+http://{hosts}/v1?model=test-model&concurrency=2", "--tuned-model"),
+        role="tuned",
+        name="replicas",
+    )
+    before = requests_seen(first), requests_seen(second)
+    prompts = [f"Clause {i} says" for i in range(24)]
+    settings = DecodingSettings(max_new_tokens=3)
+    answers = [g.text for g in model.generate(prompts, settings)]
+    assert answers == [g.text for g in local_model.generate(prompts, settings)]
+    share = requests_seen(first) - before[0], requests_seen(second) - before[1]
+    assert sum(share) == len(prompts) + 1 and min(share) >= 4, share  # +1: the capability probe
+
+
+def test_a_replica_that_is_down_is_rested_and_the_others_answer(start_server, local_model):
+    live = start_server()
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead = f"127.0.0.1:{closed.getsockname()[1]}"
+    hosts = f"{dead},{urllib.parse.urlsplit(live).netloc}"
+    model = OpenAIModel(
+        ServerSpec.parse(f"openai+http://{hosts}/v1?model=test-model", "--tuned-model"),
+        role="tuned",
+        name="one-down",
+        sleep=lambda s: None,
+    )
+    prompts = [f"Item {i}:" for i in range(12)]
+    answers = [g.text for g in model.generate(prompts, DecodingSettings(max_new_tokens=2))]
+    assert answers == [g.text for g in local_model.generate(prompts, DecodingSettings(max_new_tokens=2))]
+    down = next(r for r in model.replicas.replicas if r.url.startswith(f"http://{dead}"))
+    assert down.answered == 0 and down.rests >= 1
+
+
+def test_the_concurrency_limit_halves_on_overload_and_grows_while_latency_holds():
+    pool = ReplicaPool(["http://a/v1"], start=8, maximum=10)
+    replica = pool.replicas[0]
+    pool.overloaded(replica)
+    pool.overloaded(replica)
+    assert replica.limit == 2
+    for _ in range(200):
+        pool.answered(replica, 0.1)
+    assert replica.limit == 10  # grew back, never past the maximum
+    pool.answered(replica, 0.01)  # a new best...
+    limit = replica.limit
+    pool.overloaded(replica)
+    pool.answered(replica, 0.5)  # ...then fifty times slower: latency does not hold, no growth
+    assert replica.limit == limit / 2
+    for _ in range(5):
+        pool.overloaded(replica)
+    assert replica.limit == 1  # never below one request at a time
+
+
+def test_rate_limits_lower_the_limit_of_a_real_server(start_server):
+    url = start_server("--fail-first", "4")
+    model = model_at(url, "&concurrency=8", sleep=lambda s: None)
+    model.generate([f"p{i}" for i in range(16)], DecodingSettings(max_new_tokens=1))
+    replica = model.replicas.replicas[0]
+    assert replica.history and min(replica.history) < 8
+
+
+def test_an_interrupted_run_resumes_from_the_cache_without_asking_again(start_server, local_model, tmp_path):
+    """The server dies mid-run; restarted, it is asked only what the cache does not hold yet."""
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    prompts = [f"Request {i} is" for i in range(150)]
+    settings = DecodingSettings(max_new_tokens=2)
+    dying = start_server("--die-after", "100")
+    interrupted = CachedModel(model_at(dying, "&retries=0&concurrency=2"), cache)
+    with pytest.raises(HarnessError):
+        interrupted.generate(prompts, settings)
+    kept = len(cache)
+    assert kept >= OpenAIModel.answers_per_write and kept % OpenAIModel.answers_per_write == 0
+    fresh = start_server("--fail-first", "0", "--port", str(urllib.parse.urlsplit(dying).port))  # restarted
+    resumed = CachedModel(model_at(fresh), cache)
+    before = requests_seen(fresh)
+    answers = [g.text for g in resumed.generate(prompts, settings)]
+    assert requests_seen(fresh) - before == len(prompts) - kept + 1  # +1: the capability probe
+    assert answers == [g.text for g in local_model.generate(prompts, settings)]
+
+
+def test_base_and_adapter_from_one_server_match_the_in_process_pair(start_server, tiny_dirs, tiny_pair):
+    """The vLLM pattern: `vllm serve BASE --enable-lora --lora-modules tuned=ADAPTER`, one copy of the weights."""
+    url = start_server("--lora-modules", f"tuned={tiny_dirs['adapter']}")
+    served = load_pair(f"openai+{url}?model=test-model", f"openai+{url}?model=tuned", LoadOptions())
+    prompts = ["The capital of", "Either party may"]
+    settings = DecodingSettings(max_new_tokens=5)
+    for role in ("base", "tuned"):
+        remote, local = getattr(served, role), getattr(tiny_pair, role)
+        assert [g.text for g in remote.generate(prompts, settings)] == [
+            g.text for g in local.generate(prompts, settings)
+        ]
+        scored = remote.loglikelihood([("The capital of", " France")])[0]
+        assert scored.logprob == pytest.approx(
+            local.loglikelihood([("The capital of", " France")])[0].logprob, abs=1e-4
+        )
+    base_ll = served.base.loglikelihood([("Either party may", " terminate")])[0].logprob
+    assert base_ll != pytest.approx(served.tuned.loglikelihood([("Either party may", " terminate")])[0].logprob)
 
 
 def test_api_key_comes_from_the_environment_and_never_shows(start_server, monkeypatch):
@@ -147,6 +307,8 @@ def test_sampling_settings_reach_the_server_and_greedy_asks_for_temperature_zero
     monkeypatch.setattr(model, "_post", post)
     model.generate(["a"], DecodingSettings(max_new_tokens=4))
     model.generate(["a"], DecodingSettings(max_new_tokens=4, temperature=0.7, top_p=0.9, seed=5))
+    probe, *sent = sent  # the first request checks that the server completes at all
+    assert probe["max_tokens"] == 1 and probe["prompt"] != "a"
     assert sent[0]["temperature"] == 0 and "seed" not in sent[0]
     assert (sent[1]["temperature"], sent[1]["top_p"], sent[1]["seed"]) == (0.7, 0.9, 5)
 

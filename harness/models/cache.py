@@ -24,6 +24,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TypeVar
 
+from harness.errors import HarnessError
 from harness.models.base import DecodingSettings, Generation, Loglikelihood, Model, RollingLoglikelihood
 
 APPLICATION_ID = 0x4C4C4D48  # "LLMH": marks a file as this harness's cache
@@ -241,6 +242,35 @@ class ResponseCache:
         self._connection.close()
 
 
+def intact_rows(path: Path) -> Iterator[tuple[str, Any]]:
+    """Every row of a cache file whose digest holds, as (key, decoded value), read-only: the file is not
+    changed, moved or created. Raises HarnessError when it is missing or not a response cache."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"response cache {path} does not exist", hint="give the responses.sqlite of a run")
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    connection.create_function("row_digest", 2, _digest, deterministic=True)
+    try:
+        app_id = connection.execute("PRAGMA application_id").fetchone()[0]
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        if app_id != APPLICATION_ID or version != SCHEMA_VERSION:
+            raise HarnessError(
+                f"{path} is not a response cache of this harness version (application_id={app_id}, "
+                f"schema {version}, expected {SCHEMA_VERSION})",
+                hint="merge the responses.sqlite files that shard runs of this harness wrote",
+            )
+        for key, value in connection.execute(f"SELECT key, {INTACT_VALUE} FROM responses ORDER BY key"):
+            decoded = _decoded(value)
+            if decoded is not _DAMAGED:
+                yield key, decoded
+    except sqlite3.DatabaseError as exc:
+        raise HarnessError(
+            f"{path} cannot be read as a response cache: {exc}", hint="is it a responses.sqlite?"
+        ) from None
+    finally:
+        connection.close()
+
+
 _SHAPES: dict[type, Callable[[Any], bool]] = {
     record: shape_check(record) for record in (Generation, Loglikelihood, RollingLoglikelihood)
 }
@@ -296,9 +326,13 @@ class CachedModel:
             missing = [i for i, key in enumerate(keys) if key not in found]
             self.hits += len(requests) - len(missing)
             self.misses += len(missing)
-            if missing:
-                computed = compute([requests[i] for i in missing])
-                new = {keys[i]: asdict(value) for i, value in zip(missing, computed, strict=True)}
+            # A model that answers each request on its own (a server) is asked in chunks, each stored as it
+            # comes, so an interrupted run resumes without asking again; a batching model in one go.
+            chunk = getattr(self.inner, "answers_per_write", None) or max(1, len(missing))
+            for start in range(0, len(missing), chunk):
+                part = missing[start : start + chunk]
+                computed = compute([requests[i] for i in part])
+                new = {keys[i]: asdict(value) for i, value in zip(part, computed, strict=True)}
                 self.cache.put_many(new)
                 found.update(new)
             return [record(**found[key]) for key in keys]

@@ -1,10 +1,15 @@
-"""A backend for OpenAI-compatible servers (vLLM, TGI, llama.cpp server, Ollama).
+"""A backend for OpenAI-compatible servers (vLLM, SGLang, TGI, llama.cpp server, `transformers serve`).
 
 Selected with a URL-style model option, e.g.
-`--tuned-model "openai+http://127.0.0.1:8000/v1?model=my-tune"`. Query parameters: `model` (required),
-`chat=1` to generate through /chat/completions, `concurrency` (default 4), `timeout` seconds
-(default 60), `retries` (default 5), `api_key_env` (default OPENAI_API_KEY): the key is read from
-that environment variable and never written to logs or reports.
+`--tuned-model "openai+http://127.0.0.1:8000/v1?model=my-tune"`. Several replicas of one deployment are
+named by listing their host:port pairs, which share the path and the query:
+`openai+http://gpu1:8000,gpu2:8000/v1?model=my-tune`. Query parameters: `model` (required), `chat=1` to
+generate through /chat/completions, `concurrency` (requests in flight per replica to start with, default
+4), `max_concurrency` (the most it may grow to, default 32), `timeout` seconds (default 60), `retries`
+(default 5), `api_key_env` (default OPENAI_API_KEY): the key is read from that environment variable and
+never written to logs or reports.
+
+On first use of each kind of request the backend probes what the server can do (capabilities.py).
 """
 
 from __future__ import annotations
@@ -24,24 +29,34 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.models.base import DecodingSettings, Generation, Loglikelihood, RollingLoglikelihood
+from harness.models.capabilities import CHAT, COMPLETIONS, PROMPT_LOGPROBS, TOP_LOGPROBS, ServerCapabilities
+from harness.models.replicas import ReplicaPool, ServerRefused, ServerUnreachable
 
 SCHEME = "openai+"
 # Retried: rate limits, gateway and availability errors, timeouts. Any other error is the server's answer
 # (a 500 whose body says why is as deterministic as a 400) and is reported with its message at once.
 RETRY_STATUS = {408, 429, 502, 503, 504}
+OVERLOAD_STATUS = {408, 429, 503}  # answers that say "fewer at a time, please"
+PARAMETERS = ("model", "chat", "concurrency", "max_concurrency", "timeout", "retries", "api_key_env")
 
 
 @dataclass(frozen=True)
 class ServerSpec:
-    """Where the server is and how to talk to it."""
+    """Where the server's replicas are and how to talk to them."""
 
-    base_url: str
+    urls: tuple[str, ...]
     model: str
     chat: bool = False
     concurrency: int = 4
+    max_concurrency: int = 32
     timeout: float = 60.0
     retries: int = 5
     api_key_env: str = "OPENAI_API_KEY"
+
+    @property
+    def base_url(self) -> str:
+        """The deployment's name in messages: its first replica, and how many there are."""
+        return self.urls[0] if len(self.urls) == 1 else f"{self.urls[0]} (+{len(self.urls) - 1} replicas)"
 
     @classmethod
     def parse(cls, spec: str, option: str) -> ServerSpec:
@@ -50,32 +65,43 @@ class ServerSpec:
             raise HarnessError(
                 f"{option} {spec!r} is not an http(s) URL", hint="write openai+http://HOST:PORT/v1?model=NAME"
             )
+        hosts = [host.strip() for host in url.netloc.split(",")]
+        if not all(hosts) or len(set(hosts)) != len(hosts):
+            raise HarnessError(
+                f"{option} {spec!r}: empty or repeated host in {url.netloc!r}",
+                hint="list each replica once: openai+http://HOST1:PORT,HOST2:PORT/v1?model=NAME",
+            )
         query = dict(urllib.parse.parse_qsl(url.query))
         if not query.get("model"):
             raise HarnessError(f"{option} {spec!r} names no model", hint="add ?model=NAME (the name the server serves)")
-        known = {"model", "chat", "concurrency", "timeout", "retries", "api_key_env"}
-        if unknown := sorted(set(query) - known):
+        if unknown := sorted(set(query) - set(PARAMETERS)):
             raise HarnessError(
-                f"{option}: unknown parameter {unknown[0]!r} in {spec!r}", hint=f"use: {', '.join(sorted(known))}"
+                f"{option}: unknown parameter {unknown[0]!r} in {spec!r}", hint=f"use: {', '.join(sorted(PARAMETERS))}"
             )
+        path = url.path.rstrip("/")
         try:
+            concurrency = max(1, int(query.get("concurrency", 4)))
             return cls(
-                base_url=urllib.parse.urlunsplit((url.scheme, url.netloc, url.path.rstrip("/"), "", "")),
+                urls=tuple(urllib.parse.urlunsplit((url.scheme, host, path, "", "")) for host in hosts),
                 model=query["model"],
                 chat=query.get("chat", "0").lower() in ("1", "true", "yes"),
-                concurrency=max(1, int(query.get("concurrency", 4))),
+                concurrency=concurrency,
+                max_concurrency=max(concurrency, int(query.get("max_concurrency", max(32, concurrency)))),
                 timeout=float(query.get("timeout", 60)),
                 retries=max(0, int(query.get("retries", 5))),
                 api_key_env=query.get("api_key_env", "OPENAI_API_KEY"),
             )
         except ValueError as exc:
             raise HarnessError(
-                f"{option} {spec!r}: {exc}", hint="concurrency, timeout and retries are numbers"
+                f"{option} {spec!r}: {exc}", hint="concurrency, max_concurrency, timeout and retries are numbers"
             ) from None
 
 
 class OpenAIModel:
-    """A model behind an OpenAI-compatible HTTP API."""
+    """A model behind an OpenAI-compatible HTTP API, on one server or several replicas."""
+
+    # The response cache stores answers in chunks of this many, so an interrupted run resumes where it stopped.
+    answers_per_write = 64
 
     def __init__(
         self, server: ServerSpec, *, role: str, name: str, sleep: Callable[[float], None] = time.sleep
@@ -83,9 +109,15 @@ class OpenAIModel:
         self.server = server
         self.role = role
         self.name = name
-        self.fingerprint = hashlib.sha256(f"openai|{server.base_url}|{server.model}".encode()).hexdigest()
+        # Replicas of one deployment serve the same model: the fingerprint names the set, in any order.
+        where = server.urls[0] if len(server.urls) == 1 else ",".join(sorted(server.urls))
+        self.fingerprint = hashlib.sha256(f"openai|{where}|{server.model}".encode()).hexdigest()
         self._sleep = sleep
         self._server_version: str | None = None
+        self.replicas = ReplicaPool(server.urls, start=server.concurrency, maximum=server.max_concurrency)
+        self.capabilities = ServerCapabilities(
+            lambda path, payload: self._post(path, payload), server.model, server.base_url
+        )
 
     def __repr__(self) -> str:  # never shows the key
         return f"OpenAIModel(role={self.role!r}, url={self.server.base_url!r}, model={self.server.model!r})"
@@ -97,7 +129,7 @@ class OpenAIModel:
         return {"server_model": self.server.model, "server_version": self._server_version}
 
     def _ask_version(self) -> str:
-        root = self.server.base_url.removesuffix("/").removesuffix("/v1")
+        root = self.server.urls[0].removesuffix("/").removesuffix("/v1")
         request = urllib.request.Request(f"{root}/version", headers=self._headers(), method="GET")
         try:
             with urllib.request.urlopen(request, timeout=min(5.0, self.server.timeout)) as response:
@@ -115,39 +147,62 @@ class OpenAIModel:
         return headers
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
-        """POST JSON; retries with exponential backoff (and jitter) only on RETRY_STATUS, timeouts and lost
-        connections. Any other error status is reported at once with the server's own message."""
-        url = f"{self.server.base_url}{path}"
+        """POST JSON to the replica with the most room; retries with exponential backoff (and jitter) only on
+        RETRY_STATUS, timeouts and lost connections, on whichever replica is free then. Any other error status
+        is reported at once with the server's own message."""
         body = json.dumps(payload).encode()
         last = ""
         for attempt in range(self.server.retries + 1):
-            request = urllib.request.Request(url, data=body, headers=self._headers(), method="POST")
-            try:
-                with urllib.request.urlopen(request, timeout=self.server.timeout) as response:
-                    return json.loads(response.read())
-            except urllib.error.HTTPError as exc:
-                detail = _server_message(exc.read())
-                if exc.code not in RETRY_STATUS:
-                    raise HarnessError(
-                        f"{url} answered HTTP {exc.code}: {detail}", hint=_status_hint(exc.code, self.server)
-                    ) from None
-                last = f"HTTP {exc.code}: {detail}" if detail else f"HTTP {exc.code}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                last = str(getattr(exc, "reason", exc))
+            with self.replicas.slot() as replica:
+                url = f"{replica.url}{path}"
+                request = urllib.request.Request(url, data=body, headers=self._headers(), method="POST")
+                started = time.monotonic()
+                try:
+                    with urllib.request.urlopen(request, timeout=self.server.timeout) as response:
+                        answer = json.loads(response.read())
+                    self.replicas.answered(replica, time.monotonic() - started)
+                    return answer
+                except urllib.error.HTTPError as exc:
+                    detail = _server_message(exc.read())
+                    if exc.code not in RETRY_STATUS:
+                        raise ServerRefused(
+                            f"{url} answered HTTP {exc.code}: {detail}",
+                            hint=_status_hint(exc.code, self.server),
+                            status=exc.code,
+                            reason=detail,
+                        ) from None
+                    if exc.code in OVERLOAD_STATUS:
+                        self.replicas.overloaded(replica)
+                    last = f"HTTP {exc.code}: {detail}" if detail else f"HTTP {exc.code}"
+                except (TimeoutError, urllib.error.URLError, ConnectionError) as exc:
+                    reason = getattr(exc, "reason", exc)
+                    if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+                        self.replicas.overloaded(replica)
+                    else:
+                        self.replicas.refused(replica)
+                    last = str(reason)
+            if len(self.server.urls) > 1:
+                last = f"{replica.url}: {last}"
             if attempt < self.server.retries:
                 self._sleep(min(30.0, 0.5 * 2**attempt) * (1 + random.random() / 2))
-        raise HarnessError(
-            f"{url} did not answer after {self.server.retries + 1} tries ({last})",
+        raise ServerUnreachable(
+            f"{self.server.base_url} did not answer after {self.server.retries + 1} tries ({last})",
             hint="check that the server is running and reachable, or raise ?timeout= / ?retries=",
         )
 
     def _map(self, fn: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
-        with ThreadPoolExecutor(max_workers=self.server.concurrency) as pool:
+        """Apply `fn` to every item, as many at a time as the replicas allow (they pace themselves)."""
+        if len(items) <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(len(items), self.replicas.capacity)) as pool:
             return list(pool.map(fn, items))
 
     # -- Model protocol -----------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:
+        if prompts:
+            self.capabilities.require(CHAT if self.server.chat else COMPLETIONS)
+
         def one(prompt: str) -> Generation:
             started = time.perf_counter()
             common = {
@@ -187,9 +242,8 @@ class OpenAIModel:
         logprobs = (data.get("choices") or [{}])[0].get("logprobs")
         if not logprobs or not logprobs.get("token_logprobs") or logprobs.get("text_offset") is None:
             raise HarnessError(
-                f"{self.server.base_url} does not return prompt log-probabilities (echo + logprobs on /completions), "
-                "which log-likelihood, multiple-choice and perplexity metrics need",
-                hint="serve the model with vLLM (it supports echo + logprobs), or run only generation suites",
+                f"{self.server.base_url} returned no prompt log-probabilities for a request after saying it could",
+                hint="see the server's log; the answer may have been cut short",
             )
         # Only the prompt's own tokens count: the one generated token after it starts at len(text).
         keep = sum(1 for offset in logprobs["text_offset"] if offset < len(text))
@@ -202,6 +256,9 @@ class OpenAIModel:
         )
 
     def loglikelihood(self, requests: Sequence[tuple[str, str]]) -> list[Loglikelihood]:
+        if requests:
+            self.capabilities.require(PROMPT_LOGPROBS, TOP_LOGPROBS)
+
         def one(request: tuple[str, str]) -> Loglikelihood:
             context, continuation = request
             logprobs, offsets, tokens, tops = self._echo_logprobs(context + continuation)
@@ -219,6 +276,9 @@ class OpenAIModel:
         return self._map(one, list(requests))
 
     def loglikelihood_rolling(self, texts: Sequence[str]) -> list[RollingLoglikelihood]:
+        if texts:
+            self.capabilities.require(PROMPT_LOGPROBS)
+
         def one(text: str) -> RollingLoglikelihood:
             logprobs, _, _, _ = self._echo_logprobs(text)
             scored = [lp for lp in logprobs if lp is not None]

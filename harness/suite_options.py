@@ -68,7 +68,40 @@ def _monitoring(parser: pytest.Parser) -> None:
     group.addoption("--monitor-html", metavar="PATH", help="also write the drift report as an HTML page")
 
 
+def _judge(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness-judge", "model-graded answers (suites/test_judged_answers.py)")
+    group.addoption(
+        "--judge-model",
+        metavar="SPEC",
+        help="the judge: a local model directory or openai+http://HOST:PORT/v1?model=NAME (default: none, skipped)",
+    )
+    group.addoption(
+        "--allow-self-judge",
+        action="store_true",
+        default=False,
+        help="let the judge be the base or tuned model it grades (it will favour its own answers)",
+    )
+    group.addoption("--judge-rubric", metavar="PATH", help="rubric YAML (default: fixtures/review/rubric.yaml)")
+    group.addoption(
+        "--judge-labels",
+        metavar="PATH",
+        help="human ratings to calibrate the judge: a review export (.jsonl/.csv); default: the --review-db database",
+    )
+    group.addoption(
+        "--judge-min-kappa", type=float, default=0.4, help="judge-human kappa needed to gate on the judge alone"
+    )
+    group.addoption(
+        "--judge-max-drop", type=float, default=0.05, help="allowed drop of a judged pass rate vs base (default 0.05)"
+    )
+    group.addoption(
+        "--judge-min-win-rate",
+        type=float,
+        default=None,
+        help="gate: the lower 95%% bound of the judged win rate must reach this (default: reported only)",
+    )
+
+
 def add_suite_options(parser: pytest.Parser) -> None:
     """Add every suite's option group."""
-    for add in (_review, _data, _monitoring):
+    for add in (_review, _data, _monitoring, _judge):
         add(parser)

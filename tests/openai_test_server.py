@@ -39,6 +39,9 @@ def main() -> None:
     parser.add_argument("--api-key-env", default="", help="require the key in this environment variable")
     parser.add_argument("--lora-modules", default="", help="NAME=ADAPTER_DIR: serve an adapter of the model too")
     parser.add_argument("--die-after", type=int, default=0, help="exit abruptly on the N+1-th POST request")
+    parser.add_argument(
+        "--shift-logprobs", action="store_true", help="score each prompt token with the distribution after it"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.lora_modules:
@@ -60,7 +63,7 @@ def main() -> None:
         token_logprobs: list = [None]
         tops: list = [None]
         for position in range(1, len(ids)):
-            row = logprobs[position - 1]
+            row = logprobs[position if args.shift_logprobs else position - 1]  # shifted: a server's off-by-one
             best = int(row.argmax())
             token_logprobs.append(float(row[ids[position]]))
             tops.append({model.tokenizer.decode([best]): float(row[best])})

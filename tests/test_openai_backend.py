@@ -130,6 +130,14 @@ def test_a_server_without_prompt_logprobs_is_named_once_and_then_at_once(start_s
     assert model.capabilities.known() == {"completions": True, "prompt_logprobs": False, "top_logprobs": False}
 
 
+def test_log_probabilities_off_by_one_position_are_caught_not_used(start_server):
+    """Some servers score each prompt token with the distribution that follows it: plausible numbers, all wrong."""
+    url = start_server("--shift-logprobs")
+    with pytest.raises(MissingCapability, match="off by one position") as info:
+        model_at(url).loglikelihood([("The capital of", " France")])
+    assert "get different distributions for the next one" in str(info.value)
+
+
 def _echo(text: str = PROBE_TEXT, **logprobs) -> dict:
     fields = {"tokens": ["Hello", " world", "."], "token_logprobs": [None, -1.5, -0.5], "text_offset": [0, 5, 11]}
     fields["top_logprobs"] = [None, {" world": -1.5}, {".": -0.5}]

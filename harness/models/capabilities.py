@@ -23,7 +23,9 @@ NOT_ABOUT_CAPABILITY = {401, 403, 404}
 
 # Short, so a probe costs next to nothing; two words so a tokenizer gives several tokens.
 PROBE_TEXT = "Hello world. Hello world."
-LOGPROB_SERVERS = "vLLM (`vllm serve MODEL`) or llama.cpp's server return them"
+CONTRAST_TEXT = "Hello there, friends of mine."  # the same first word, then other tokens
+ALIGNMENT_TOLERANCE = 0.05  # log-prob difference allowed between two batches of one server (GPU kernels vary)
+LOGPROB_SERVERS = "vLLM (`vllm serve MODEL`) returns them"
 
 
 @dataclass(frozen=True)
@@ -101,9 +103,12 @@ class ServerCapabilities:
             echo = self._ask("/completions", {"prompt": PROBE_TEXT, "max_tokens": 1, "echo": True, "logprobs": 1})
             if isinstance(echo, str):
                 self._found[PROMPT_LOGPROBS.name] = self._found[TOP_LOGPROBS.name] = echo
-            else:
-                self._found[PROMPT_LOGPROBS.name] = prompt_logprobs_problem(echo)
-                self._found[TOP_LOGPROBS.name] = self._found[PROMPT_LOGPROBS.name] or top_logprobs_problem(echo)
+                return
+            problem = prompt_logprobs_problem(echo)
+            tops = problem or top_logprobs_problem(echo)
+            if problem is None and tops is None:
+                problem = tops = self._alignment_problem(echo)
+            self._found[PROMPT_LOGPROBS.name], self._found[TOP_LOGPROBS.name] = problem, tops
             return
         if capability is CHAT:
             answer = self._ask("/chat/completions", {"messages": [{"role": "user", "content": PROBE_TEXT}]})
@@ -111,6 +116,29 @@ class ServerCapabilities:
         else:
             answer = self._ask("/completions", {"prompt": PROBE_TEXT})
             self._found[capability.name] = answer if isinstance(answer, str) else completion_problem(answer)
+
+    def _alignment_problem(self, echo: dict[str, Any]) -> str | None:
+        """Whether each log-probability belongs to its own token. A second prompt shares the probe's first
+        words, then differs: at the first token where the two differ, the distribution that predicts it
+        follows the shared prefix alone, so both answers must give it the same most likely token and value.
+        A server that scores each token with the distribution after it (off by one position) differs there."""
+        other = self._ask("/completions", {"prompt": CONTRAST_TEXT, "max_tokens": 1, "echo": True, "logprobs": 1})
+        if isinstance(other, str):
+            return other
+        first, second = _token_positions(echo), _token_positions(other)
+        if first is None or second is None:
+            return None
+        at = next((i for i, (a, b) in enumerate(zip(first, second, strict=False)) if a[0] != b[0]), None)
+        if not at or not first[at][1] or not second[at][1]:
+            return None  # no shared prefix to compare after
+        (token_a, best_a), (token_b, best_b) = first[at][1], second[at][1]
+        if token_a != token_b or abs(best_a - best_b) > ALIGNMENT_TOLERANCE:
+            return (
+                "its log-probabilities are off by one position: two prompts with the same first "
+                f"{at} token(s) get different distributions for the next one ({token_a!r} {best_a:.3f} vs "
+                f"{token_b!r} {best_b:.3f}), so each token is scored with the distribution that follows it"
+            )
+        return None
 
     def _ask(self, path: str, payload: dict[str, Any]) -> dict[str, Any] | str:
         """The server's answer, or why it refused (its own message)."""
@@ -169,6 +197,20 @@ def prompt_logprobs_problem(answer: Any) -> str | None:
     if not all(isinstance(v, int | float) and math.isfinite(v) and v <= 1e-6 for v in scored):
         return "its token_logprobs are not finite log-probabilities"
     return None
+
+
+def _token_positions(answer: Any) -> list[tuple[str, tuple[str, float] | None]] | None:
+    """Per echoed token: (token, (most likely token, its log-prob) at that position, or None)."""
+    logprobs = (_first_choice(answer) or {}).get("logprobs") or {}
+    tokens, tops = logprobs.get("tokens"), logprobs.get("top_logprobs")
+    if not isinstance(tokens, list) or not isinstance(tops, list) or len(tokens) != len(tops):
+        return None
+    positions = []
+    for token, top in zip(tokens, tops, strict=True):
+        good = isinstance(top, dict) and top and all(isinstance(v, int | float) for v in top.values())
+        best = max(top, key=top.get) if good else None
+        positions.append((str(token), (best, float(top[best])) if best is not None else None))
+    return positions
 
 
 def top_logprobs_problem(answer: Any) -> str | None:

@@ -154,12 +154,12 @@ def _no_constant(name: str) -> Any:
 
 def is_fresh(entry: BaselineEntry, base_fingerprint: str, rootdir: Path) -> bool:
     """Whether a stored base result still describes this base model on the eval data as it is now."""
-    import hashlib
+    from harness.data import data_fingerprint
 
     if entry.model_fingerprint != base_fingerprint or not entry.data_path:
         return False
     data = rootdir / entry.data_path
-    return data.is_file() and hashlib.sha256(data.read_bytes()).hexdigest() == entry.data_fingerprint
+    return data.is_file() and data_fingerprint(data) == entry.data_fingerprint
 
 
 class BaselineStore:

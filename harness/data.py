@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.jsonlines import numbered_lines
 from harness.shards import Shard
 from harness.textfiles import MAX_TEXT_BYTES, read_text
 
@@ -210,11 +211,10 @@ def _as_object(value: Any, place: RowPlace, what: str) -> dict[str, Any]:
 def _jsonl_rows(path: Path, text: str) -> list[Row]:
     """One row per non-blank line; blank lines are skipped but counted."""
     rows: list[Row] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if line.strip(JSON_SPACE):
-            value, _ = _decode_json(line, path, number)
-            place = RowPlace(path, len(rows), number)
-            rows.append((place, _as_object(value, place, "each line")))
+    for number, line in numbered_lines(text, blank=lambda line: not line.strip(JSON_SPACE)):
+        value, _ = _decode_json(line, path, number)
+        place = RowPlace(path, len(rows), number)
+        rows.append((place, _as_object(value, place, "each line")))
     return rows
 
 
@@ -520,8 +520,13 @@ def load_eval_set(path: str | Path, schema: Schema, *, name: str | None = None) 
     loaded = _load_with_datasets(path, kind, header)
     _check_loaded(rows, loaded, path)
     converted = tuple(_fields(row, place, schema, kind) for (place, _), row in zip(rows, loaded, strict=True))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return EvalSet(name or path.stem, path, converted, digest)
+    return EvalSet(name or path.stem, path, converted, data_fingerprint(path))
+
+
+def data_fingerprint(path: Path) -> str:
+    """The eval file's content fingerprint (SHA-256 of its bytes), as results and baselines record it."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def find_eval_file(directory: Path, stem: str) -> Path:

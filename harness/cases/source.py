@@ -7,7 +7,6 @@ must be regular UTF-8 files of at most MAX_CASE_FILE_BYTES.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.expectations import shown
+from harness.jsonlines import JSON_ERRORS, json_problem, numbered_lines, parse_json
 from harness.textfiles import read_text
 from harness.yamlfile import MAX_YAML_BYTES, KeyPath, YamlError, parse_yaml
 
@@ -127,25 +127,21 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def _blank_or_comment(line: str) -> bool:
+    return not line.strip() or line.lstrip().startswith("//")
+
+
 def _read_jsonl(text: str, where: str) -> RawFile:
     """One case object per line; a line {"defaults": {...}} sets defaults for the lines after it."""
     defaults = RawCase({}, 1)
     blocks = [defaults]
     cases: list[RawCase] = []
     problems: list[Problem] = []
-    for number, raw in enumerate(text.split("\n"), start=1):  # JSON text may hold U+2028 and the like
-        if not raw.strip() or raw.lstrip().startswith("//"):
-            continue
+    for number, raw in numbered_lines(text, blank=_blank_or_comment):
         try:
-            row = json.loads(raw, object_pairs_hook=_no_duplicates)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(number, f"not valid JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        except ValueError as exc:
-            problems.append(Problem(number, f"not valid JSON ({exc})"))
-            continue
-        except RecursionError:
-            problems.append(Problem(number, "not valid JSON (nested too deeply)"))
+            row = parse_json(raw, object_pairs_hook=_no_duplicates)
+        except JSON_ERRORS as exc:
+            problems.append(Problem(number, f"not valid JSON ({json_problem(exc)})"))
             continue
         if not isinstance(row, dict):
             problems.append(Problem(number, f"each line must be one JSON object (a case), got {type(row).__name__}"))

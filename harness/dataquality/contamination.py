@@ -20,7 +20,7 @@ from harness.dataquality.ngrams import Vocabulary, hashed_ngrams, lm_eval_words
 from harness.dataquality.records import TrainingRecord
 from harness.dataquality.spec import ContaminationRule, DataSpec
 from harness.errors import HarnessError
-from harness.jsonlines import JSON_ERRORS, parse_json
+from harness.jsonlines import JSON_ERRORS, parse_json, stream_lines
 
 DEFAULT_EVAL_DIRS = ("fixtures/data", "suites")
 BOILERPLATE_MIN_RECORDS = 5  # an n-gram in this few training records is never boilerplate, however small the set
@@ -94,23 +94,20 @@ def read_eval_file(path: Path, fields: Sequence[str]) -> list[EvalItem]:
     items: list[EvalItem] = []
     keys_seen: dict[str, None] = {}
     lines = 0
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line, raw in enumerate(handle, start=1):
-            if not raw.strip():
-                continue
-            lines += 1
-            try:
-                row = parse_json(raw)
-            except JSON_ERRORS:
-                continue
-            if not isinstance(row, dict):
-                continue
-            keys_seen.update(dict.fromkeys(map(str, row)))
-            item_id = str(row.get("id", f"line-{line}"))
-            for name in fields:
-                for index, text in enumerate(texts := _texts(row.get(name))):
-                    label = f"{name}[{index}]" if len(texts) > 1 or isinstance(row.get(name), list) else name
-                    items.append(EvalItem(str(path), line, item_id, label, text))
+    for line, raw in stream_lines(path, what="eval set"):
+        lines += 1
+        try:
+            row = parse_json(raw.decode("utf-8", errors="replace"))
+        except JSON_ERRORS:
+            continue
+        if not isinstance(row, dict):
+            continue
+        keys_seen.update(dict.fromkeys(map(str, row)))
+        item_id = str(row.get("id", f"line-{line}"))
+        for name in fields:
+            for index, text in enumerate(texts := _texts(row.get(name))):
+                label = f"{name}[{index}]" if len(texts) > 1 or isinstance(row.get(name), list) else name
+                items.append(EvalItem(str(path), line, item_id, label, text))
     if not items:
         seen = ", ".join(list(keys_seen)[:12]) or "none (no JSON object lines)"
         raise HarnessError(

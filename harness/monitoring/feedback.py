@@ -13,7 +13,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,7 @@ import yaml
 
 from harness.atomic import atomic_write_text
 from harness.errors import HarnessError
-from harness.jsonlines import JSON_ERRORS, json_problem, parse_json
+from harness.jsonlines import read_json_lines
 from harness.monitoring.logs import LogRecord, is_label_like
 from harness.textfiles import read_text
 from harness.yamlfile import MAX_YAML_BYTES, parse_yaml, read_yaml
@@ -163,24 +163,12 @@ def _dump(cases: Sequence[Mapping[str, Any]], indent: int = 2) -> str:
     return "".join(" " * indent + line if line.strip() else line for line in text.splitlines(keepends=True))
 
 
-def _jsonl_objects(path: Path, text: str) -> Iterator[tuple[int, Any]]:
-    """(line, value) of each non-blank line, split on "\\n" only; bad JSON raises HarnessError naming the line."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            value = parse_json(line)
-        except JSON_ERRORS as exc:
-            raise HarnessError(f"{path}:{number}: not valid JSON ({json_problem(exc)})", hint="fix that line") from None
-        yield number, value
-
-
 def read_candidates(path: Path) -> list[dict[str, Any]]:
     """The candidates of a candidates file (YAML `cases:` or JSONL), checked for ids and statuses."""
     if not path.is_file():
         raise HarnessError(f"candidates file {path} does not exist", hint="create it with `harness monitor feedback`")
     if path.suffix == ".jsonl":
-        numbered = list(_jsonl_objects(path, read_text(path)))
+        numbered = read_json_lines(path, "fix that line")
         cases: Any = [value for _, value in numbered]
         lines = [number for number, _ in numbered]
     else:
@@ -233,7 +221,7 @@ def _decisions(
     if reviewed is not None:
         if not reviewed.is_file():
             raise HarnessError(f"reviewed file {reviewed} does not exist", hint="check the path")
-        for number, row in _jsonl_objects(reviewed, read_text(reviewed)):
+        for number, row in read_json_lines(reviewed, "fix that line"):
             if not isinstance(row, dict) or not isinstance(row.get("id"), str):
                 raise HarnessError(f"{reviewed}:{number}: needs an `id`", hint='write {"id": ..., "status": ...}')
             if row.get("status") not in (APPROVED, REJECTED):

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.jsonlines import json_object
-from harness.textfiles import MAX_TEXT_BYTES
+from harness.jsonlines import json_object, stream_lines
 
 FEEDBACK_KEYS = ("thumbs", "correction", "flag", "note")
 EARLIEST_LOG_TIME = datetime(2000, 1, 1, tzinfo=UTC)
@@ -97,20 +96,9 @@ def _parse_line(raw: bytes, where: str, hint: str) -> dict[str, Any]:
 
 
 def _json_lines(path: Path, what: str, hint: str) -> Iterable[tuple[int, dict[str, Any]]]:
-    """(line number, object) for each non-blank line; a line that is not a JSON object raises HarnessError.
-
-    Lines end at "\\n" only, so a U+2028 inside a JSON string does not split a record.
-    """
-    if not path.is_file():
-        raise HarnessError(f"{what} {path} does not exist", hint="check the path")
-    if path.stat().st_size > MAX_TEXT_BYTES:
-        raise HarnessError(f"{what} {path} is larger than {MAX_TEXT_BYTES:,} bytes", hint="split it into several files")
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if raw.strip():
-                yield number, _parse_line(raw, f"{path}:{number}", hint)
+    """(line number, object) for each non-blank line; a line that is not a JSON object raises HarnessError."""
+    for number, raw in stream_lines(path, what=what):
+        yield number, _parse_line(raw, f"{path}:{number}", hint)
 
 
 def parse_timestamp(value: Any, where: str) -> datetime:

@@ -72,11 +72,15 @@ def build(directory: Path) -> tuple[Path, Path]:
 
 def peak_memory(base: Path, adapter: Path | None) -> float:
     """Max RSS in MiB of a fresh process that loads the model(s) as the harness does and scores one request."""
+    if adapter is None:
+        load = f"models = [load_model({str(base)!r}, LoadOptions(), role='base')]"
+    else:
+        load = f"pair = load_pair({str(base)!r}, {str(adapter)!r}, LoadOptions()); models = [pair.base, pair.tuned]"
     code = (
         "import resource, sys, torch; torch.set_num_threads(1);"
-        "from harness.models.loading import LoadOptions, load_pair;"
-        f"pair = load_pair({str(base)!r}, {str(adapter or base)!r}, LoadOptions());"
-        "[m.loglikelihood([('Either party may', ' terminate')]) for m in (pair.base, pair.tuned)];"
+        "from harness.models.loading import LoadOptions, load_model, load_pair;"
+        f"{load};"
+        "[m.loglikelihood([('Either party may', ' terminate')]) for m in models];"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -162,10 +166,10 @@ def main() -> None:
         import torch
 
         from harness.models.base import DecodingSettings
-        from harness.models.loading import LoadOptions, load_pair
+        from harness.models.loading import LoadOptions, load_model
 
         torch.set_num_threads(2)
-        model = load_pair(str(base), str(base), LoadOptions(batch_size=BATCH)).base
+        model = load_model(str(base), LoadOptions(batch_size=BATCH), role="base")
         pairs = requests(args.requests)
         tokens = sum(len(model.tokenizer(c + x, add_special_tokens=False)["input_ids"]) for c, x in pairs)
         harness_ll = timed(lambda: model.loglikelihood(pairs))

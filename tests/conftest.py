@@ -44,3 +44,14 @@ def run_on_tiny(pytester: pytest.Pytester, tiny_dirs: dict[str, Path]):
         return runner(*models, "-p", "no:cacheprovider", f"--rootdir={pytester.path}", *args)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (the module calls headless.require_chromium() to skip cleanly)."""
+    from headless import ARGS, CHROMIUM, require_chromium
+
+    with require_chromium().sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield launched
+        launched.close()

@@ -15,28 +15,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from headless import require_chromium
 from test_html_report import SCRIPT_ANSWER, run_document
 
 from harness.html_report.forest import forest_rows
 from harness.html_report.page import write_page
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 REPO = Path(__file__).resolve().parents[1]
 MAX_DEMO_PAGE_BYTES = 2_000_000
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
+sync_api = require_chromium()
 
 
 def open_page(browser, path: Path):

@@ -8,31 +8,17 @@ Skipped when /usr/bin/chromium or the playwright package is missing (CI installs
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
+from headless import require_chromium
 from test_review_app import GOOD, hostile_outputs, invite, make_db
 
 from fixtures.review.client import running_server
 from harness.review.store import ReviewStore
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)", allow_module_level=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
+sync_api = require_chromium()
 
 
 @pytest.fixture

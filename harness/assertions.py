@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
-from harness.stats import PairedComparison, paired_comparison
+from harness.rules import DEFAULT_ALPHA
+from harness.stats import MCNEMAR, PairedComparison, paired_comparison
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -32,13 +33,6 @@ def _describe(result: MetricResult) -> str:
     lo, hi = result.ci
     unit = f" {result.unit}" if result.unit else ""
     return f"{_num(result.value)}{unit} [{_num(lo)}, {_num(hi)}]"
-
-
-def _points(result: MetricResult, amount: float) -> str:
-    """A size in the metric's units; fractions (0-1 scores) also in points, as people say them."""
-    if not result.unit and 0 <= result.value <= 1 and all(0 <= v <= 1 for v in result.per_item.values()):
-        return f"{amount * 100:.3g} points ({_num(amount)})"
-    return f"{_num(amount)}{' ' + result.unit if result.unit else ''}"
 
 
 def assert_metric(result: MetricResult, op: str, threshold: float) -> MetricResult:
@@ -66,7 +60,7 @@ def assert_no_regression(
     reference: MetricResult,
     *,
     max_drop: float = 0.0,
-    alpha: float | None = 0.05,
+    alpha: float | None = DEFAULT_ALPHA,
     candidate_label: str = "tuned",
     reference_label: str = "base",
     allow_inconclusive: bool = False,
@@ -75,46 +69,41 @@ def assert_no_regression(
 ) -> PairedComparison:
     """The gate's verdict as an assertion: the candidate may be worse than the reference by at most `max_drop`.
 
-    Decided as the gate decides (harness.noninferiority): it passes when the one-sided (1 - alpha) upper
-    bound of the drop is below `max_drop`, fails as "regressed" when the lower bound is above it, and
-    otherwise fails as "cannot tell" (the items are too few), naming how many items would tell, unless
-    `allow_inconclusive`, which turns that into an UnderpoweredComparisonWarning. `alpha=None` compares
-    the point values alone. "Worse" follows higher_is_better. Returns the PairedComparison (flipped items).
+    Decided and worded as the gate decides (harness.rules.check_rule on a non-inferiority test): it passes
+    when the one-sided (1 - alpha) upper bound of the drop is below `max_drop`, fails as "dropped" when the
+    lower bound is above it, and otherwise fails as undecided (the items are too few), naming how many items
+    would tell, unless `allow_inconclusive`, which turns that into an UnderpoweredComparisonWarning.
+    `alpha=None` compares the point values alone. "Worse" follows higher_is_better. Returns the
+    PairedComparison (flipped items).
     """
     __tracebackhide__ = True
-    from harness.noninferiority import FAIL, PASS, margin_test
+    from harness.noninferiority import margin_test
+    from harness.rules import GateRule, Threshold, check_rule, worse_by
 
     if max_drop < 0:
         raise HarnessError(f"assert_no_regression: max_drop must be >= 0, got {max_drop}")
     comparison = paired_comparison(
-        candidate, reference, alpha=0.05 if alpha is None else alpha, seed=seed, n_resamples=n_resamples
+        candidate, reference, alpha=DEFAULT_ALPHA if alpha is None else alpha, seed=seed, n_resamples=n_resamples
     )
-    binary = comparison.test == "McNemar"
-    story = (
-        f"{candidate_label} {_describe(candidate)} vs {reference_label} {_describe(reference)}, "
-        f"delta {_num(comparison.delta)}"
-    )
+    story = f"{candidate_label} {_describe(candidate)} vs {reference_label} {_describe(reference)}"
+    flips = _flips(comparison, binary=comparison.test == MCNEMAR)
     if alpha is None:
-        if comparison.drop > max_drop:
-            raise AssertionError(f"{candidate.name} regressed: {story}, {_flips(comparison, binary)}")
+        drop = worse_by(candidate.value, reference.value, candidate.higher_is_better)
+        if drop > max_drop:
+            raise AssertionError(
+                f"{candidate.name} dropped vs {reference_label}: {reference.value:.3f} -> {candidate.value:.3f} "
+                f"(drop {drop:.3f} above the allowed {max_drop:.3f}; point values, alpha=None); {story}, {flips}"
+            )
         return comparison
+    rule = GateRule(max_drop_vs_base=Threshold(max_drop), alpha=alpha)
     test = margin_test(
         candidate, reference, max_drop, reference_name=reference_label, alpha=alpha, seed=seed, n_resamples=n_resamples
     )
-    lo, hi = test.bounds
-    evidence = (
-        f"{1 - 2 * alpha:.0%} interval of the drop [{_num(lo)}, {_num(hi)}] against an allowed {_num(max_drop)}, "
-        f"{test.method}"
-    )
-    if test.verdict == FAIL:
-        p = "p<0.0001" if test.p_fail < 1e-4 else f"p={test.p_fail:.2g}"
-        raise AssertionError(f"{candidate.name} regressed: {story}, {evidence} {p}, {_flips(comparison, binary)}")
-    if test.verdict != PASS:
-        more = max(0, test.items_needed() - test.n)
-        message = (
-            f"{candidate.name}: cannot tell whether it dropped by more than {_points(candidate, max_drop)}: {story}, "
-            f"{evidence}; about {more:,} more items would tell at 80% power"
-        )
+    check = check_rule(rule, candidate, [test], {reference_label: reference})
+    if check.failures:
+        raise AssertionError(f"{check.failures[0]}; {story}, {flips}")
+    if check.undecided:
+        message = f"{check.undecided[0]}; {story}"
         if not allow_inconclusive:
             raise AssertionError(message)
         warnings.warn(UnderpoweredComparisonWarning(message), stacklevel=2)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, get_args, get_type_hints
+
+if TYPE_CHECKING:
+    from harness.rules import GateRule
 
 from harness.errors import HarnessError
 
 DEFAULT_BASE_MODEL = "demo:base"
 DEFAULT_TUNED_MODEL = "demo:clauses-replay"
 SAME_AS_BASE = "same-as-base"  # --tuned-model for an A/A run: the base against itself
+Multiplicity = Literal["holm", "bh"]
+MULTIPLICITIES: tuple[Multiplicity, ...] = get_args(Multiplicity)
 
 
 @dataclass(frozen=True)
@@ -34,9 +39,14 @@ class HarnessConfig:
     cache_sampled: bool = False
     baselines_dir: Path | None = None
     threads: int = 0
-    multiplicity: str = "holm"  # how the run's gated comparisons are corrected together: holm or bh
+    multiplicity: Multiplicity = "holm"
+    """How the run's gated comparisons are corrected together: holm or bh."""
     seed: int = 0
-    base_model_origin: str = ""  # set when the base was not given: where it came from
+    """Seed of the gate's bootstrap resampling (paired comparisons and non-inferiority tests)."""
+    base_model_origin: str = ""
+    """Set when the base was not given: where it came from."""
+    gate: dict[str, GateRule] = field(default_factory=dict)
+    """The [tool.harness.gate.METRIC] tables, parsed once when the config is resolved."""
 
     def models_line(self) -> str:
         """'base X, tuned Y', saying where the base came from when it was not given."""
@@ -56,8 +66,29 @@ class HarnessConfig:
         return self.cache_dir or Path(os.environ.get("HARNESS_CACHE_DIR") or self.rootdir / ".harness")
 
 
-# option dest -> (config field, type)
-OPTION_FIELDS = {f.name: f.type for f in fields(HarnessConfig) if f.name not in ("rootdir", "base_model_origin")}
+@dataclass(frozen=True)
+class RunFlags:
+    """What this invocation asks of the end of the run: baseline writes, reports, how INCONCLUSIVE counts."""
+
+    reuse_base: bool = False
+    update_baselines: bool = False
+    promote: bool = False
+    force: bool = False
+    allow_inconclusive: bool = False
+    json: Path | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+    command: tuple[str, ...] = ()
+    """The command line, as the HTML report's provenance shows it."""
+
+
+_NOT_OPTIONS = ("rootdir", "base_model_origin", "gate")
+# config field -> its type, for the fields that options and [tool.harness] may set
+OPTION_FIELDS: dict[str, Any] = {
+    name: kind
+    for name, kind in get_type_hints(HarnessConfig, localns={"GateRule": Any}).items()
+    if name not in _NOT_OPTIONS and name in {f.name for f in fields(HarnessConfig)}
+}
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -75,11 +106,10 @@ def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
     return table
 
 
-def gate_rules(rootdir: Path) -> dict[str, Any]:
+def gate_rules(rootdir: Path, table: Any) -> dict[str, GateRule]:
     """[tool.harness.gate.<metric>] tables, parsed into GateRules."""
-    from harness.gate import GateRule
+    from harness.rules import GateRule
 
-    table = read_pyproject_table(rootdir).get("gate", {})
     where = f"{rootdir / 'pyproject.toml'} [tool.harness.gate"
     if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
         raise HarnessError(
@@ -90,13 +120,13 @@ def gate_rules(rootdir: Path) -> dict[str, Any]:
 
 def _coerce(name: str, value: Any, source: str, rootdir: Path) -> Any:
     kind = OPTION_FIELDS[name]
-    if "Path" in str(kind):
+    if Path in get_args(kind):
         return None if value in (None, "") else (rootdir / Path(str(value)).expanduser()).resolve()
-    if kind in ("bool", bool):
+    if kind is bool:
         if isinstance(value, bool):
             return value
         raise HarnessError(f"{source}: {name} must be true or false, got {value!r}")
-    if kind in ("int", int):
+    if kind is int:
         try:
             return int(value)
         except (TypeError, ValueError):
@@ -111,7 +141,8 @@ def resolve_config(rootdir: Path, cli: dict[str, Any]) -> HarnessConfig:
     for key, value in table.items():
         name = key.replace("-", "_")
         if name == "gate":
-            continue  # gate rules are read by the gate
+            values["gate"] = gate_rules(rootdir, value)
+            continue
         if name not in OPTION_FIELDS:
             known = ", ".join(sorted(OPTION_FIELDS))
             raise HarnessError(
@@ -130,7 +161,7 @@ def resolve_config(rootdir: Path, cli: dict[str, Any]) -> HarnessConfig:
         values["base_model"] = default_base_model(str(values["tuned_model"]), bool(values.get("allow_download")))
         if values["base_model"] != DEFAULT_BASE_MODEL:
             values["base_model_origin"] = "named in the adapter's adapter_config.json"
-    if values.get("multiplicity", "holm") not in ("holm", "bh"):
+    if values.get("multiplicity", "holm") not in MULTIPLICITIES:
         raise HarnessError(
             f"multiplicity must be holm or bh, got {values['multiplicity']!r}",
             hint="holm controls the chance of any false FAIL; bh the share of false FAILs among them",

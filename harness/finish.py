@@ -5,18 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from harness.atomic import atomic_write_text
 from harness.baselines import BaselineEntry, BaselineStore
-from harness.config import SAME_AS_BASE, gate_rules
+from harness.config import SAME_AS_BASE, RunFlags
 from harness.errors import HarnessError
 from harness.gate import add_unmeasured, check_gate_tables, evaluate
 from harness.noninferiority import INCONCLUSIVE
-from harness.records import BASE, TUNED, CaseOutcome, MetricRecord
+from harness.records import BASE, PROMOTED, TUNED, CaseOutcome, MetricRecord
 from harness.report import (
     DO_NOT_PROMOTE,
     PROMOTE,
@@ -89,7 +89,7 @@ def write_outputs(harness: HarnessSession, path: Path) -> Path:
     return path
 
 
-def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[str, Any]) -> str:
+def finish_run(harness: HarnessSession, *, session_failed: bool, flags: RunFlags) -> str:
     """Evaluate the gate over everything recorded; write reports and baselines; return the run's verdict.
 
     PROMOTE, DO NOT PROMOTE (a gated metric or a test failed) or INCONCLUSIVE (nothing failed, but some
@@ -98,7 +98,7 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     config = harness.config
     if harness.outputs:
         path = write_outputs(harness, config.harness_cache_dir / "runs" / "last" / "outputs.jsonl")
-        harness.messages.append(f"{len(harness.outputs)} answers kept for review in {path}")
+        harness.note(f"{len(harness.outputs)} answers kept for review in {path}")
     cases = case_pass_rates(harness.case_outcomes, config.rootdir, _base_fingerprint(harness))
     records = harness.sorted_records() + cases
     if not records and not harness.unmeasured:
@@ -106,47 +106,46 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     store = BaselineStore(config.baselines_directory)
     suites = sorted({r.suite for r in records} | {u.suite for u in harness.unmeasured})
     stored = {suite: store.load(suite) for suite in suites}
-    rules = gate_rules(config.rootdir)
     known = {r.result.name for r in records} | store.metric_names()
-    check_gate_tables(rules, known, str(config.rootdir / "pyproject.toml"))
+    check_gate_tables(config.gate, known, str(config.rootdir / "pyproject.toml"))
     a_a = config.tuned_model == SAME_AS_BASE  # an A/A run measures noise: no promoted model, no floors
     if a_a:
-        stored = {suite: {**refs, "promoted": {}} for suite, refs in stored.items()}
-    verdicts = evaluate(records, stored, rules, correction=config.multiplicity, bounds=not a_a)
+        stored = {suite: {**refs, PROMOTED: {}} for suite, refs in stored.items()}
+    verdicts = evaluate(records, stored, config.gate, correction=config.multiplicity, bounds=not a_a, seed=config.seed)
     harness.verdicts = add_unmeasured(verdicts, harness.unmeasured, stored, records)
     if a_a:
         harness.messages += noise_floor_lines(harness.verdicts)
     verdict = DO_NOT_PROMOTE if session_failed else run_verdict(harness.verdicts)
-    allow_inconclusive = bool(flags.get("allow_inconclusive"))
-    blocked = verdict == DO_NOT_PROMOTE or (verdict == INCONCLUSIVE and not allow_inconclusive)
-    reasons = run_reasons(harness.verdicts, session_problems(flags, session_failed))
-    json_path, html_path = _path(flags.get("json")), _path(flags.get("html"))
-    evidence = run_evidence(harness, records, verdict, reasons, flags) if json_path or html_path else None
-    write_reports(harness.verdicts, json_path, _path(flags.get("markdown")), evidence, reasons)
-    if html_path is not None:
+    blocked = verdict == DO_NOT_PROMOTE or (verdict == INCONCLUSIVE and not flags.allow_inconclusive)
+    reasons = run_reasons(harness.verdicts, harness.session_problems(session_failed))
+    evidence = run_evidence(harness, records, verdict, reasons, flags) if flags.json or flags.html else None
+    write_reports(harness.verdicts, flags.json, flags.markdown, evidence, reasons)
+    if flags.html is not None:
         from harness.html_report.page import write_report_pages
 
         document = json.loads(as_json(harness.verdicts, evidence))
-        report, *history = write_report_pages(document, html_path, config.rootdir, config.baselines_directory)
-        harness.messages.append(f"HTML report written to {report}")
-        harness.messages += [f"history of the promoted baselines written to {path}" for path in history]
+        report, *history = write_report_pages(document, flags.html, config.rootdir, config.baselines_directory)
+        harness.note(f"HTML report written to {report}")
+        for path in history:
+            harness.note(f"history of the promoted baselines written to {path}")
     today = dt.date.today().isoformat()
     updates: dict[tuple[str, str], dict[str, BaselineEntry]] = {}
-    if flags.get("update_baselines"):
+    if flags.update_baselines:
         updates |= {(suite, BASE): e for suite in suites if (e := _entries(records, suite, BASE, today))}
-    if flags.get("promote"):
-        if blocked and not flags.get("force"):
-            harness.messages.append(
+    if flags.promote:
+        if blocked and not flags.force:
+            harness.note(
                 f"not promoted: the run's verdict is {verdict}, so the promoted baselines were left as they were "
-                "(fix the failures, grow the eval sets, or pass --force to promote anyway)"
+                "(fix the failures, grow the eval sets, or pass --force to promote anyway)",
+                "error",
             )
         else:
-            updates |= {(suite, "promoted"): e for suite in suites if (e := _entries(records, suite, TUNED, today))}
+            updates |= {(suite, PROMOTED): e for suite in suites if (e := _entries(records, suite, TUNED, today))}
     if updates:
         store.write_many(updates)  # every baseline file of the run changes together, or none does
         for (suite, kind), entries in updates.items():
             path = store.path_for(suite)
-            harness.messages.append(
+            harness.note(
                 f"updated the base baseline of {len(entries)} metric(s) in {path}"
                 if kind == BASE
                 else f"promoted: {len(entries)} metric(s) of the tuned model stored in {path}"
@@ -154,21 +153,12 @@ def finish_run(harness: HarnessSession, *, session_failed: bool, flags: Mapping[
     return verdict
 
 
-def session_problems(flags: Mapping[str, Any], session_failed: bool) -> list[Reason]:
-    """The failed tests, test errors and collection errors the plugin saw; one general reason for a failed
-    session whose failure no report named (an interrupted run, an internal error)."""
-    problems = list(flags.get("problems") or ())
-    if session_failed and not problems:
-        problems.append(Reason("test failed", "", "the test session failed; pytest's summary above says why"))
-    return problems
-
-
 def run_evidence(
     harness: HarnessSession,
     records: Sequence[MetricRecord],
     verdict: str,
     reasons: Sequence[Reason],
-    flags: Mapping[str, Any],
+    flags: RunFlags,
 ) -> dict[str, Any]:
     """What the JSON report keeps besides the verdicts, so that the HTML page can be drawn from it alone."""
     from harness.html_report.evidence import Limits, case_evidence, eval_items, metric_sources, provenance
@@ -182,8 +172,8 @@ def run_evidence(
         "sources": metric_sources(records),
         "items": eval_items(records, harness.outputs.values(), config.rootdir, limits),
         "cases": case_evidence(harness.case_outcomes, config.rootdir, limits),
-        "provenance": provenance(records, models, flags.get("command") or ()),
-        "messages": list(harness.messages),
+        "provenance": provenance(records, models, flags.command),
+        "messages": [line.text for line in harness.messages],
     }
     evidence["limits"] = limits.as_dict()
     return evidence
@@ -197,7 +187,3 @@ def _base_fingerprint(harness: HarnessSession) -> str:
         return harness.base_fingerprint()
     except HarnessError:
         return ""
-
-
-def _path(value: Any) -> Path | None:
-    return Path(value) if value else None

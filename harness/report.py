@@ -19,7 +19,8 @@ from harness.environment import summary_line
 from harness.gate import Verdict
 from harness.metrics.result import MetricResult
 from harness.noninferiority import INCONCLUSIVE, MarginTest
-from harness.records import result_to_dict
+from harness.records import BASE, PROMOTED, result_to_dict
+from harness.terminal import ReportLine
 
 PROMOTE, DO_NOT_PROMOTE = "PROMOTE", "DO NOT PROMOTE"  # with INCONCLUSIVE, the verdicts of a whole run
 REPORT_FORMAT = 2  # of the JSON report: 2 keeps per-item scores, reasons and the evidence the HTML page shows
@@ -98,8 +99,8 @@ def table_rows(verdicts: Sequence[Verdict], *, ci: bool = True) -> list[list[str
             _value(v.base, ci=ci) + (" (stored)" if v.base_from_store else ""),
             _value(v.promoted, ci=False),
             _value(v.tuned, ci=ci),
-            _delta(v.vs_base, v.tuned, v.base, ci=ci, test=v.test_against("base")),
-            _delta(v.vs_promoted, v.tuned, v.promoted, ci=False, test=v.test_against("promoted")),
+            _delta(v.vs_base, v.tuned, v.base, ci=ci, test=v.test_against(BASE)),
+            _delta(v.vs_promoted, v.tuned, v.promoted, ci=False, test=v.test_against(PROMOTED)),
             verdict_label(v),
         ]
         for v in verdicts
@@ -116,18 +117,23 @@ def render_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[s
     return [line(header), "  ".join("-" * w for w in widths), *(line(row) for row in body)]
 
 
-def notes(verdicts: Sequence[Verdict]) -> list[str]:
-    """Gate failures and stale baselines, one line each."""
-    lines = [f"FAIL {failure}" for v in verdicts for failure in v.failures]
-    lines += [f"INCONCLUSIVE {reason}" for v in verdicts for reason in v.inconclusive]
-    lines += [f"stale: {s}" for v in verdicts for s in v.stale]
-    lines += [f"note: {n}" for v in verdicts for n in v.notes]
+def note_lines(verdicts: Sequence[Verdict]) -> list[ReportLine]:
+    """Gate failures, undecided drops, stale baselines, notes and environment changes, one line each."""
+    lines = [ReportLine(f"FAIL {failure}", "error") for v in verdicts for failure in v.failures]
+    lines += [ReportLine(f"INCONCLUSIVE {reason}", "warning") for v in verdicts for reason in v.inconclusive]
+    lines += [ReportLine(f"stale: {s}", "warning") for v in verdicts for s in v.stale]
+    lines += [ReportLine(f"note: {n}") for v in verdicts for n in v.notes]
     if environment := summary_line([change for v in verdicts for change in v.environment_changes]):
-        lines.append(environment)
+        lines.append(ReportLine(environment, "warning"))
     return lines
 
 
-def case_lines(summaries: Sequence[Any]) -> list[str]:
+def notes(verdicts: Sequence[Verdict]) -> list[str]:
+    """The text of `note_lines`, as the Markdown report lists it."""
+    return [line.text for line in note_lines(verdicts)]
+
+
+def case_lines(summaries: Sequence[Any]) -> list[ReportLine]:
     """Per case file: pass rate on base and tuned, and the cases that passed on base but fail on tuned."""
     if not summaries:
         return []
@@ -139,18 +145,22 @@ def case_lines(summaries: Sequence[Any]) -> list[str]:
         [s.group, str(s.n), rate(s.base_pass_rate), rate(s.tuned_pass_rate), str(len(s.regressed)), str(len(s.fixed))]
         for s in summaries
     ]
-    lines = render_table(["case file", "cases", "base pass", "tuned pass", "regressed", "fixed"], body)
+    table = render_table(["case file", "cases", "base pass", "tuned pass", "regressed", "fixed"], body)
+    lines = [ReportLine(line) for line in table]
     for s in summaries:
         if s.regressed:
             shown = ", ".join(s.regressed[:8]) + (
                 f", ... ({len(s.regressed) - 8} more)" if len(s.regressed) > 8 else ""
             )
-            lines.append(f"regressed in {s.group} (pass on base, fail on tuned): {shown}")
+            lines.append(ReportLine(f"regressed in {s.group} (pass on base, fail on tuned): {shown}", "error"))
     return lines
 
 
-def terminal_lines(verdicts: Sequence[Verdict]) -> list[str]:
-    return render_table(HEADER, table_rows(verdicts)) + [""] * bool(notes(verdicts)) + notes(verdicts)
+def terminal_lines(verdicts: Sequence[Verdict]) -> list[ReportLine]:
+    """The verdict table, then one line per failure, undecided drop, stale reference and note."""
+    noted = note_lines(verdicts)
+    table = [ReportLine(line) for line in render_table(HEADER, table_rows(verdicts))]
+    return table + [ReportLine("")] * bool(noted) + noted
 
 
 def markdown(verdicts: Sequence[Verdict], title: str = "Promotion gate", reasons: Sequence[Reason] = ()) -> str:
@@ -208,7 +218,7 @@ def _margin_dict(test: MarginTest) -> dict[str, Any]:
     }
 
 
-def noise_floor_lines(verdicts: Sequence[Verdict]) -> list[str]:
+def noise_floor_lines(verdicts: Sequence[Verdict]) -> list[ReportLine]:
     """For an A/A run (the base against itself): each metric's difference is the stack's own noise; a gated
     margin no larger than that noise cannot tell a fine-tune from a rerun, and is flagged."""
     measured = [v for v in verdicts if v.tuned is not None and v.base is not None]
@@ -222,9 +232,10 @@ def noise_floor_lines(verdicts: Sequence[Verdict]) -> list[str]:
         parts.append(f"{v.metric} {noise:.3g}" + (f" (margin {min(margins):.3g})" if margins else ""))
         if margins and min(margins) <= noise:
             flagged.append(f"{v.metric}: margin {min(margins):.3g} <= noise {noise:.3g}")
-    lines = ["A/A noise floor, |tuned - base| with the base against itself: " + ", ".join(parts)]
+    lines = [ReportLine("A/A noise floor, |tuned - base| with the base against itself: " + ", ".join(parts))]
     if flagged:
-        lines.append("margins no larger than the noise (a rerun alone could cross them): " + "; ".join(flagged))
+        text = "margins no larger than the noise (a rerun alone could cross them): " + "; ".join(flagged)
+        lines.append(ReportLine(text, "warning"))
     return lines
 
 

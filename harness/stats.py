@@ -14,14 +14,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from harness.errors import HarnessError
 
 if TYPE_CHECKING:
-    from harness.metrics.result import MetricResult
+    from harness.metrics.result import CorpusStats, MetricResult
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Maps summed per-item statistics, shape (resamples, k), to one metric value per resample, shape (resamples,)."""
@@ -203,6 +203,16 @@ def minimum_detectable_effect(
     return z * sd / math.sqrt(n)
 
 
+PairedTest = Literal["McNemar", "Wilcoxon"]
+"""The paired test: McNemar's exact test for 0/1 scores, the Wilcoxon signed-rank test otherwise."""
+MCNEMAR: PairedTest = "McNemar"
+WILCOXON: PairedTest = "Wilcoxon"
+Basis = Literal["corpus statistic", "per-item mean"]
+"""What a paired interval resamples: the corpus metric recomputed per resample, or the per-item mean."""
+CORPUS_STATISTIC: Basis = "corpus statistic"
+PER_ITEM_MEAN: Basis = "per-item mean"
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """A candidate model against a reference on the same items: delta with CI, paired test, flipped items.
@@ -216,7 +226,7 @@ class PairedComparison:
     delta: float  # candidate - reference, in the metric's units
     ci: tuple[float, float]  # paired-bootstrap interval of delta
     p_value: float
-    test: str  # "McNemar" (exact) for 0/1 scores, "Wilcoxon" (signed-rank) otherwise
+    test: PairedTest
     n: int
     worse_ids: tuple[str, ...]  # binary: right->wrong, in item order; continuous: largest drops first
     better_ids: tuple[str, ...]  # binary: wrong->right; continuous: largest gains first
@@ -225,7 +235,7 @@ class PairedComparison:
     higher_is_better: bool
     candidate: MetricResult
     reference: MetricResult
-    basis: str  # "corpus statistic" when the metric was recomputed per resample, else "per-item mean"
+    basis: Basis
 
     @property
     def significant(self) -> bool:
@@ -258,21 +268,20 @@ def check_same_items(candidate: MetricResult, reference: MetricResult) -> list[s
     return sorted(candidate.per_item)
 
 
-def _corpus_data(result: MetricResult, ids: Sequence[str]) -> tuple[Any, np.ndarray] | None:
-    """(recipe, per-item sufficient stats in `ids` order) when the result carries them, else None."""
-    spec, stats = result.details.get("statistic"), result.details.get("item_stats")
-    if not spec or not isinstance(stats, Mapping) or "ids" not in stats or "columns" not in stats:
-        return None
-    position = {item: k for k, item in enumerate(stats["ids"])}
-    if any(i not in position for i in ids):
-        return None
-    columns = np.asarray(stats["columns"], dtype=np.float64)
-    return spec, columns.T[[position[i] for i in ids]]
+def _corpus_data(result: MetricResult, ids: Sequence[str]) -> tuple[CorpusStats, np.ndarray] | None:
+    """(corpus statistics, per-item sufficient stats in `ids` order) when the result carries them, else None."""
+    corpus = result.corpus
+    rows = corpus.rows(ids) if corpus is not None else None
+    return None if corpus is None or rows is None else (corpus, rows)
+
+
+def _same_statistic(first: tuple[CorpusStats, np.ndarray], second: tuple[CorpusStats, np.ndarray]) -> bool:
+    return first[0].recipe == second[0].recipe
 
 
 def is_mean_of_items(*results: MetricResult) -> bool:
     """Whether each result is the mean of its per-item scores (no corpus statistic to recompute)."""
-    return all(not result.details.get("statistic") for result in results)
+    return all(result.corpus is None for result in results)
 
 
 @dataclass(frozen=True)
@@ -316,16 +325,14 @@ def paired_delta_draws(
     """
     corpus_c, corpus_r = _corpus_data(candidate, ids), _corpus_data(reference, ids)
     transform: RowTransform | None = None
-    if not statistic_of_items and corpus_c is not None and corpus_r is not None and corpus_c[0] == corpus_r[0]:
-        from harness.metrics.corpus import statistic_from_spec
-
-        additive, finish = statistic_from_spec(corpus_c[0])
+    if not statistic_of_items and corpus_c is not None and corpus_r is not None and _same_statistic(corpus_c, corpus_r):
+        additive, finish = corpus_c[0].statistic()
         j = corpus_c[1].shape[1]
         k = additive(corpus_c[1][:1]).shape[1]
         rows = np.hstack([corpus_c[1], corpus_r[1]])
         transform = lambda items: np.hstack([additive(items[:, :j]), additive(items[:, j:])])  # noqa: E731
         statistic: Statistic = lambda sums: finish(sums[:, :k]) - finish(sums[:, k:])  # noqa: E731
-        what = f"corpus {corpus_c[0].get('kind', 'statistic')}"
+        what = f"corpus {corpus_c[0].kind}"
     elif statistic_of_items or is_mean_of_items(candidate, reference):
         differences = np.array([candidate.per_item[i] - reference.per_item[i] for i in ids], dtype=np.float64)
         rows = np.column_stack([differences, np.ones(len(ids))])
@@ -354,15 +361,15 @@ def paired_delta_draws(
 
 def _delta_interval(
     first: MetricResult, second: MetricResult, ids: Sequence[str], n_resamples: int, seed: int
-) -> tuple[float, tuple[float, float], str]:
+) -> tuple[float, tuple[float, float], Basis]:
     """delta = first - second, its 95% paired-bootstrap interval, and whether the corpus statistic was used."""
     corpus_first, corpus_second = _corpus_data(first, ids), _corpus_data(second, ids)
-    corpus = corpus_first is not None and corpus_second is not None and corpus_first[0] == corpus_second[0]
+    corpus = corpus_first is not None and corpus_second is not None and _same_statistic(corpus_first, corpus_second)
     draws = paired_delta_draws(first, second, ids, n_resamples=n_resamples, seed=seed, statistic_of_items=not corpus)
     delta = float(first.value - second.value) if corpus else draws.delta
     finite = draws.draws[np.isfinite(draws.draws)]
     lo, hi = np.quantile(finite, [0.025, 0.975]) if finite.size else (delta, delta)
-    return delta, (min(float(lo), delta), max(float(hi), delta)), "corpus statistic" if corpus else "per-item mean"
+    return delta, (min(float(lo), delta), max(float(hi), delta)), CORPUS_STATISTIC if corpus else PER_ITEM_MEAN
 
 
 def _canonical_key(result: MetricResult, ids: Sequence[str]) -> tuple[bytes, float, bytes]:
@@ -400,7 +407,7 @@ def paired_comparison(
     delta, ci, basis = _delta_interval(first, second, ids, n_resamples, seed)
     if mirrored:
         delta, ci = -delta, (-ci[1], -ci[0])
-    if basis == "corpus statistic":
+    if basis == CORPUS_STATISTIC:
         delta = float(candidate.value - reference.value)
 
     # Compared at the precision the baseline store keeps, so a stored result and the same result measured
@@ -412,7 +419,7 @@ def paired_comparison(
     gain = sign * differences  # > 0: the candidate is better on that item
     order = {item: k for k, item in enumerate(candidate.per_item)}
     if candidate.is_binary and reference.is_binary:
-        test = "McNemar"
+        test: PairedTest = MCNEMAR
         n_worse, n_better = int(np.sum(gain < 0)), int(np.sum(gain > 0))
         discordant = n_worse + n_better
         low = min(n_worse, n_better)  # the two-sided exact p-value depends on the split only
@@ -421,7 +428,7 @@ def paired_comparison(
         better_ids = tuple(sorted((ids[k] for k in np.flatnonzero(gain > 0)), key=order.__getitem__))
         mde = minimum_detectable_effect(n, discordant_rate=discordant / n, alpha=alpha)
     else:
-        test = "Wilcoxon"
+        test = WILCOXON
         nonzero = differences[differences != 0]
         p_value = 1.0 if nonzero.size == 0 else float(scipy_stats.wilcoxon(differences, zero_method="wilcox").pvalue)
         worse_ids = tuple(ids[k] for k in sorted(np.flatnonzero(gain < 0), key=lambda k: (gain[k], ids[k])))

@@ -50,7 +50,8 @@ def judge(request: pytest.FixtureRequest, harness_session):
         {BASE: model_pair.base, TUNED: model_pair.tuned},
         allow_self_judge=request.config.getoption("--allow-self-judge"),
     )
-    harness_session.messages.extend(notes)
+    for note in notes:
+        harness_session.note(note)
     cache = None
     if not config.no_cache:
         from harness.models.cache import ResponseCache
@@ -96,10 +97,11 @@ def judged_summaries(request, harness_session, judge, human_labels, model_pair, 
         min_kappa=request.config.getoption("--judge-min-kappa"),
         min_win_rate=request.config.getoption("--judge-min-win-rate"),
     )
-    harness_session.messages.extend(f"judge ({judge.method}): {note}" for note in assessment.notes)
+    for note in assessment.notes:
+        harness_session.note(f"judge ({judge.method}): {note}")
     if hasattr(judge.model, "hits"):
         asked = judge.model.hits + judge.model.misses
-        harness_session.messages.append(f"judge calls: {asked:,} ({judge.model.hits:,} from the cache)")
+        harness_session.note(f"judge calls: {asked:,} ({judge.model.hits:,} from the cache)")
     return assessment
 
 

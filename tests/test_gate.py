@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.baselines import BaselineEntry
 from harness.errors import HarnessError
-from harness.gate import GateRule, Threshold, evaluate, worse_by
+from harness.gate import GateRule, Threshold, check_rule, evaluate, worse_by
 from harness.metrics.result import MetricResult
 from harness.records import MetricRecord
 
@@ -176,3 +180,57 @@ def test_a_zero_margin_says_what_it_takes_and_the_json_stays_valid():
 
     document = json.loads(as_json([v]), parse_constant=lambda name: pytest.fail(f"{name} in the JSON report"))
     assert document["metrics"][0]["margin_tests"][0]["items_needed"] is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.floats(allow_infinity=False),
+    floor=st.one_of(st.none(), st.floats(-1e6, 1e6)),
+    ceiling=st.one_of(st.none(), st.floats(-1e6, 1e6)),
+)
+def test_check_rule_fails_exactly_the_bounds_a_value_misses(value, floor, ceiling):
+    res = MetricResult("acc", value, (value, value), 1, {"i": 1.0})
+    missed = check_rule(GateRule(floor=floor, ceiling=ceiling), res).failures
+    below = floor is not None and not value >= floor  # a NaN value misses every bound
+    above = ceiling is not None and not value <= ceiling
+    expected = [f"acc is below its floor: {value:.3f} < {floor:g}"] if below else []
+    assert [m for m in missed if "below its floor" in m] == expected
+    assert len([m for m in missed if "above its ceiling" in m]) == above
+
+
+def test_the_recorder_the_gate_and_the_review_word_a_missed_floor_the_same():
+    low = MetricResult("agreement", 0.41, (0.41, 0.41), 20, {})
+    [verdict] = evaluate([record("tuned", low, {"floor": 0.667})], {}, {})
+    assert (
+        verdict.failures
+        == check_rule(GateRule(floor=0.667), low).failures
+        == ["agreement is below its floor: 0.410 < 0.667"]
+    )
+
+
+def test_a_nan_metric_misses_its_floor_instead_of_passing():
+    nan = MetricResult("acc", math.nan, (math.nan, math.nan), 10, {})
+    [verdict] = evaluate([record("tuned", nan, {"floor": 0.5})], {}, {})
+    assert verdict.failures == ["acc is below its floor: nan < 0.5"]
+
+
+def test_direction_is_read_at_the_rule_alpha():
+    rules = {"alpha": 0.01}
+    base, tuned = result("acc", 90), result("acc", 84)  # 6 lost items: McNemar p = 0.031
+    [strict] = evaluate([record("base", base, rules), record("tuned", tuned, rules)], {}, {})
+    [default] = evaluate([record("base", base), record("tuned", tuned)], {}, {})
+    assert 0.01 < strict.vs_base.p_value < 0.05
+    assert (strict.direction, default.direction) == ("same", "worse")
+
+
+def test_the_seed_reaches_the_gate_bootstrap_and_nothing_else():
+    rules = {"max_drop_vs_base": 0.05, "alpha": 0.05}
+    sides = [record("base", result("acc", 90), rules), record("tuned", result("acc", 85), rules)]
+    [first], [again], [other] = (evaluate(sides, {}, {}, n_resamples=500, seed=s) for s in (0, 0, 1))
+    assert first.vs_base.ci == again.vs_base.ci and first.vs_base.ci != other.vs_base.ci
+    assert first.vs_base.p_value == other.vs_base.p_value and first.status == other.status
+
+
+def test_a_rule_written_as_keywords_parses_back_to_itself():
+    rule = GateRule(floor=0.5, max_drop_vs_base=Threshold(0.05, relative=True), max_drop_vs_promoted=Threshold(0.02))
+    assert GateRule.parse(rule.as_keywords(), "here") == rule

@@ -80,7 +80,7 @@ def test_floor(model, record_metric):
     )
     result = run("test_floor.py::test_floor")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*clause_accuracy is below its floor: tuned 0.000*< 0.5*"])
+    result.stdout.fnmatch_lines(["*clause_accuracy is below its floor: 0.000 < 0.5*"])
 
 
 def test_a_missing_model_directory_fails_cleanly(pytester, tiny_dirs, tmp_path):
@@ -136,3 +136,43 @@ def test_every_suite_option_is_known_without_naming_its_directory(pytester):
         "--monitor-html",
     ):
         result.stdout.fnmatch_lines([f"*{option}*"])
+
+
+def _session(tmp_path, shard=None):
+    from harness.config import HarnessConfig
+    from harness.session import HarnessSession
+
+    return HarnessSession(HarnessConfig(rootdir=tmp_path, cache_dir=tmp_path / ".harness"), shard=shard)
+
+
+def test_a_worker_payload_survives_json_and_merges_into_the_controller(tmp_path):
+    import json
+
+    from harness.metrics.result import MetricResult
+    from harness.records import CaseOutcome, MetricRecord, OutputRecord
+
+    worker = _session(tmp_path)
+    result = MetricResult("acc", 0.5, (0.25, 0.75), 2, {"a": 1.0, "b": 0.0}, details={"labels": ["x"]})
+    worker.record(MetricRecord("suites/s.py", "t", "tuned", result, rules={"floor": 0.1}, clusters={"a": "c1"}))
+    worker.record_case(CaseOutcome("suites/adversarial/c.yaml", "case-1", "base", False, detail="expected x"))
+    worker.record_output(OutputRecord("clauses", "a", "tuned", "prompt", "answer"))
+    controller = _session(tmp_path)
+    controller.merge_worker(json.loads(json.dumps(worker.worker_payload())))
+    assert controller.records == worker.records and controller.records[0].rule.floor == 0.1
+    assert controller.case_outcomes == worker.case_outcomes and controller.outputs == worker.outputs
+
+
+def test_a_shard_exits_zero_on_failed_assertions_but_not_on_errors(tmp_path):
+    from harness.config import RunFlags
+    from harness.report import Reason
+    from harness.shards import Shard
+
+    shard = _session(tmp_path, Shard(0, 2))
+    shard.problems.append(Reason("test failed", "suites/s.py::t[tuned]", "AssertionError: acc 0.4 < 0.5"))
+    assert shard.finish(pytest.ExitCode.TESTS_FAILED, RunFlags()) == pytest.ExitCode.OK
+    assert any("this is not a verdict" in line.text for line in shard.messages)
+    shard.problems.append(Reason("test failed", "suites/s.py::u[tuned]", "HarnessError: the server refused"))
+    assert shard.finish(pytest.ExitCode.TESTS_FAILED, RunFlags()) == pytest.ExitCode.TESTS_FAILED
+    broken = _session(tmp_path, Shard(1, 2))
+    broken.problems.append(Reason("collection error", "suites/s.py", "SyntaxError"))
+    assert broken.finish(pytest.ExitCode.TESTS_FAILED, RunFlags()) == pytest.ExitCode.TESTS_FAILED

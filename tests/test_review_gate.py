@@ -123,3 +123,27 @@ def test_one_reviewer_with_constant_ratings_blocks_promotion(gate, pytester, tin
             "*agreement on accuracy: Krippendorff's alpha undefined: fewer than two reviewers*",
         ]
     )
+
+
+def test_the_recorded_review_numbers_gate_on_the_same_thresholds_as_the_verdict(tmp_path):
+    from harness.review.gate import ReviewThresholds, decide, review_metrics
+    from harness.review.summary import summarise
+    from harness.rules import check_rule
+
+    store = ReviewStore(review_db(tmp_path / "review.sqlite", "models/candidate"))
+    try:
+        summary = summarise(store)
+    finally:
+        store.close()
+    strict = ReviewThresholds(min_pass_rate=0.99, min_agreement=1.01)
+    metrics = {m.result.name: m for m in review_metrics(summary, strict)}
+    assert set(metrics) == {"human_review_pass_rate", "human_review_win_rate", "human_review_agreement"}
+    assert metrics["human_review_pass_rate"].rule.floor_lower_bound == 0.99
+    assert metrics["human_review_agreement"].rule.floor == 1.01
+    missed = [line for m in metrics.values() for line in check_rule(m.rule, m.result).failures]
+    assert len(missed) == 2 and "human_review_pass_rate is not above its floor with 95% confidence" in missed[0]
+    verdict = decide(summary, strict)
+    gated = [c.name for c in summary.criteria if c.gated]
+    assert verdict.failures[0].startswith("pass rate")
+    assert [f.split(":")[0] for f in verdict.failures[1:]] == [f"agreement on {name}" for name in gated]
+    assert all(not check_rule(m.rule, m.result) for m in review_metrics(summary, ReviewThresholds(0.0, 0.05, -1.0)))

@@ -252,3 +252,19 @@ def test_mde_needs_one_kind_of_spread():
 def test_paired_comparison_reports_the_mde_for_its_n():
     c = paired_comparison(result([1.0] * 50), result([1.0] * 50))
     assert c.minimum_detectable_effect == pytest.approx(0.12)
+
+
+def test_corpus_statistics_are_a_typed_record_that_survives_the_details_round_trip():
+    from harness.metrics.result import CorpusStats
+    from harness.records import result_from_dict, result_to_dict
+    from harness.stats import is_mean_of_items
+
+    stats = CorpusStats({"kind": "perplexity"}, ("a", "b"), [[-1.0, -2.0], [2.0, 3.0]])
+    carried = MetricResult("ppl", 2.0, (1.5, 2.5), 2, {"a": 1.0, "b": 2.0}, False, details=stats.to_details())
+    back = result_from_dict(result_to_dict(carried)).corpus
+    assert back == stats and back.kind == "perplexity"
+    assert back.rows(["b", "a"]).tolist() == [[-2.0, 3.0], [-1.0, 2.0]]
+    assert back.rows(["a", "zzz"]) is None
+    broken = MetricResult("ppl", 2.0, (1.5, 2.5), 2, {}, False, details={"statistic": {"kind": "perplexity"}})
+    assert broken.corpus is not None and broken.corpus.rows(["a"]) is None  # never read as a mean of items
+    assert not is_mean_of_items(broken) and is_mean_of_items(result([1.0, 0.0]))

@@ -153,7 +153,7 @@ def classification_finish(n_labels: int, metric: str, average: str) -> Finish:
 
 
 def statistic_from_spec(spec: Mapping[str, Any]) -> tuple[Additive, Finish]:
-    """(additive, finish) for a recipe stored in a MetricResult's details["statistic"]."""
+    """(additive, finish) for the recipe of a CorpusStats (harness.metrics.result)."""
     kind = spec.get("kind")
     if kind == "bleu":
         return _identity, bleu_finish(int(spec["max_ngram_order"]), spec["smooth_method"], spec.get("smooth_value"))

@@ -16,12 +16,11 @@ from typing import Any
 from harness.atomic import atomic_write_many
 from harness.errors import HarnessError
 from harness.metrics.result import MetricResult
-from harness.records import MetricRecord, result_from_dict, result_to_dict
+from harness.records import REFERENCES, MetricRecord, result_from_dict, result_to_dict
 from harness.stats import COMPARED_DIGITS
 from harness.textfiles import read_text
 
 FORMAT_VERSION = 1
-REFERENCES = ("base", "promoted")
 FLOAT_DIGITS = COMPARED_DIGITS  # the precision paired comparisons use, so stored and live results agree
 
 

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Literal
 
 from harness.metrics.result import MetricResult
+from harness.rules import GateRule
 
-BASE, TUNED = "base", "tuned"
-ROLES = (BASE, TUNED)
+Role = Literal["base", "tuned"]
+"""Which model of the pair a result was measured on."""
+Reference = Literal["base", "promoted"]
+"""What the tuned model is compared with: the base model, or the last promoted model's stored results."""
+BASE: Role = "base"
+TUNED: Role = "tuned"
+PROMOTED: Reference = "promoted"
+ROLES: tuple[Role, ...] = (BASE, TUNED)
+REFERENCES: tuple[Reference, ...] = ("base", PROMOTED)
 
 
 def result_to_dict(result: MetricResult) -> dict[str, Any]:
@@ -71,6 +80,11 @@ class MetricRecord:
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.suite, self.result.name, self.role)
+
+    @cached_property
+    def rule(self) -> GateRule:
+        """The test's `rules`, parsed (the one place they are: the recorder checks it, the gate merges it)."""
+        return GateRule.parse(self.rules, f"{self.suite}::{self.test}: record_metric({self.result.name!r})")
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pytest
 
+from harness.monitoring import defaults
+from harness.review.gate import DEFAULT_THRESHOLDS
+
 
 def _review(parser: pytest.Parser) -> None:
     group = parser.getgroup("harness-review", "human review gate (suites/review)")
@@ -16,13 +19,25 @@ def _review(parser: pytest.Parser) -> None:
         default=False,
         help="fail, rather than skip, when there is no review (also HARNESS_REQUIRE_REVIEW=1)",
     )
+    defaults = DEFAULT_THRESHOLDS
     group.addoption(
-        "--review-min-pass-rate", type=float, default=0.7, help="required Wilson lower bound of the pass rate"
+        "--review-min-pass-rate",
+        type=float,
+        default=defaults.min_pass_rate,
+        help=f"required Wilson lower bound of the pass rate (default {defaults.min_pass_rate})",
     )
     group.addoption(
-        "--review-alpha", type=float, default=0.05, help="significance level of 'tuned worse than base' (A/B)"
+        "--review-alpha",
+        type=float,
+        default=defaults.alpha,
+        help=f"significance level of 'tuned worse than base' (A/B; default {defaults.alpha})",
     )
-    group.addoption("--review-min-agreement", type=float, default=0.667, help="required Krippendorff's alpha")
+    group.addoption(
+        "--review-min-agreement",
+        type=float,
+        default=defaults.min_agreement,
+        help=f"required Krippendorff's alpha (default {defaults.min_agreement})",
+    )
 
 
 def _data(parser: pytest.Parser) -> None:
@@ -57,13 +72,23 @@ def _monitoring(parser: pytest.Parser) -> None:
         action="append",
         help="reference inputs (eval sets or trusted logs); repeatable (default: the demo eval sets)",
     )
-    group.addoption("--monitor-window", default="1d", metavar="N|SPAN", help="window: a count or a span (default 1d)")
+    group.addoption(
+        "--monitor-window",
+        default=defaults.WINDOW,
+        metavar="N|SPAN",
+        help=f"window: a count or a span (default {defaults.WINDOW})",
+    )
     group.addoption("--monitor-since", metavar="ISO_TIME", help="only records at or after this time")
     group.addoption("--monitor-until", metavar="ISO_TIME", help="only records before this time")
     group.addoption(
-        "--monitor-alpha", type=float, default=0.05, help="chance of any false alarm over the horizon (default 0.05)"
+        "--monitor-alpha",
+        type=float,
+        default=defaults.ALPHA,
+        help=f"chance of any false alarm over the horizon (default {defaults.ALPHA})",
     )
-    group.addoption("--monitor-horizon", type=int, default=30, help="windows the alpha covers (default 30)")
+    group.addoption(
+        "--monitor-horizon", type=int, default=defaults.HORIZON, help=f"windows the alpha covers ({defaults.HORIZON})"
+    )
     group.addoption("--monitor-json", metavar="PATH", help="also write the drift report as JSON")
     group.addoption("--monitor-html", metavar="PATH", help="also write the drift report as an HTML page")
 

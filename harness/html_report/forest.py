@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.records import REFERENCES
+
 COLOURS = {"PASS": "#1a7f37", "FAIL": "#cf222e", "INCONCLUSIVE": "#9a6700"}
 OTHER_COLOUR = "#6e7781"
 ROW_INCHES = 0.62
@@ -65,7 +67,7 @@ def forest_rows(document: Mapping[str, Any]) -> list[ForestRow]:
     for metric in document.get("metrics", []):
         if not metric.get("gated") and not metric.get("failures"):
             continue
-        estimates = tuple(e for ref in ("base", "promoted") if (e := _estimate(metric, ref)) is not None)
+        estimates = tuple(e for ref in REFERENCES if (e := _estimate(metric, ref)) is not None)
         rows.append(ForestRow(metric["suite"], metric["metric"], metric.get("status", ""), estimates))
     return rows
 

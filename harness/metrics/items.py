@@ -10,7 +10,7 @@ import numpy as np
 
 from harness.errors import HarnessError
 from harness.metrics.corpus import statistic_from_spec
-from harness.metrics.result import MetricResult
+from harness.metrics.result import CorpusStats, MetricResult
 from harness.stats import bootstrap_ci
 
 
@@ -87,8 +87,8 @@ def corpus_result(
 ) -> MetricResult:
     """A corpus metric: CI from resampling items and recomputing the statistic from their sufficient stats.
 
-    The stats and the recipe are kept in details ("item_stats": {"ids", "columns"}, "statistic") so a paired
-    comparison, even against a result read back from a baseline file, can recompute the statistic for both.
+    The stats and the recipe are kept in details (CorpusStats) so a paired comparison, even against a result
+    read back from a baseline file, can recompute the statistic for both.
     """
     rows = np.asarray(item_stats, dtype=np.float64)
     additive, finish = statistic_from_spec(spec)
@@ -102,11 +102,7 @@ def corpus_result(
         per_item=dict(zip(ids, np.asarray(per_item, dtype=np.float64).tolist(), strict=True)),
         higher_is_better=higher_is_better,
         unit=unit,
-        details={
-            **dict(details or {}),
-            "statistic": dict(spec),
-            "item_stats": {"ids": list(ids), "columns": stored.T.tolist()},
-        },
+        details={**dict(details or {}), **CorpusStats(dict(spec), tuple(ids), stored.T.tolist()).to_details()},
     )
 
 

@@ -21,7 +21,7 @@ def sample_mean(per_sample: Sequence[MetricResult], *, name: str | None = None) 
     if not per_sample:
         raise HarnessError("sample_mean needs at least one result")
     first = per_sample[0]
-    if any(r.details.get("statistic") for r in per_sample):
+    if any(r.corpus is not None for r in per_sample):
         raise HarnessError(
             f"{first.name}: a corpus statistic (BLEU, F1, perplexity) cannot be averaged per item over samples",
             hint="average a per-item metric (ROUGE, exact match, a pass/fail check) instead",

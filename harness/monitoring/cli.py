@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.monitoring import defaults
 
 SUBCOMMANDS = ("feedback", "approve")
 _REPORT_ONLY = ("reference", "json", "html", "model", "since", "until")
@@ -155,23 +156,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     report.add_argument(
         "--window",
-        default="1d",
+        default=defaults.WINDOW,
         metavar="N|SPAN",
-        help="window size: a request count (200) or a time span (1d, 12h, 30m, 1w); default 1d",
+        help=f"window size: a request count (200) or a time span (1d, 12h, 30m, 1w); default {defaults.WINDOW}",
     )
     report.add_argument("--json", type=Path, metavar="PATH", help="write the report as JSON")
     report.add_argument("--html", type=Path, metavar="PATH", help="write an HTML page with plots")
     report.add_argument(
         "--alpha",
         type=float,
-        default=0.05,
-        help="chance of any false alarm over --horizon windows without drift (default 0.05)",
+        default=defaults.ALPHA,
+        help=f"chance of any false alarm over --horizon windows without drift (default {defaults.ALPHA})",
     )
     report.add_argument(
         "--horizon",
         type=int,
-        default=30,
-        help="windows over which --alpha holds: each window is judged at alpha / horizon (default 30)",
+        default=defaults.HORIZON,
+        help=f"windows over which --alpha holds: each window is judged at alpha / horizon (default {defaults.HORIZON})",
     )
     report.add_argument(
         "--correction",
@@ -180,11 +181,17 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="multiple-testing correction across a window's tests (default holm)",
     )
     report.add_argument(
-        "--permutations", type=int, default=4999, help="permutations of the MMD and PSI tests (default 4999)"
+        "--permutations",
+        type=int,
+        default=defaults.PERMUTATIONS,
+        help=f"permutations of the MMD and PSI tests (default {defaults.PERMUTATIONS})",
     )
     report.add_argument("--seed", type=int, default=0, help="seed of the permutations (default 0)")
     report.add_argument(
-        "--min-samples", type=int, default=50, help="windows with fewer requests are 'not enough data' (default 50)"
+        "--min-samples",
+        type=int,
+        default=defaults.MIN_SAMPLES,
+        help=f"windows with fewer requests are 'not enough data' (default {defaults.MIN_SAMPLES})",
     )
     report.add_argument(
         "--embeddings",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from harness.errors import HarnessError
-from harness.monitoring import drift
+from harness.monitoring import defaults, drift
 from harness.monitoring.embeddings import embedder
 from harness.monitoring.inference import CORRECTIONS, adjust
 from harness.monitoring.logs import LogRecord, Reference, is_label_like
@@ -41,12 +41,12 @@ class MonitorSettings:
     """How windows are cut and judged; the defaults are the documented ones."""
 
     window: WindowSpec
-    alpha: float = 0.05  # the chance of any false alarm over `horizon` windows without drift
-    horizon: int = 30
+    alpha: float = defaults.ALPHA  # the chance of any false alarm over `horizon` windows without drift
+    horizon: int = defaults.HORIZON
     correction: str = "holm"
-    permutations: int = 4999  # MMD and PSI tests, in batches (one matrix product per batch)
+    permutations: int = defaults.PERMUTATIONS  # MMD and PSI tests, in batches (one matrix product per batch)
     seed: int = 0
-    min_samples: int = 50
+    min_samples: int = defaults.MIN_SAMPLES
     min_labels: int = 30
     embeddings: str = "tfidf"
     examples: int = 5

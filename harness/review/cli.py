@@ -284,14 +284,23 @@ def register(parser: argparse.ArgumentParser) -> None:
     report = sub.add_parser("report", help="pass rates, A/B outcome, agreement and the gate's verdict")
     report.add_argument("--db", metavar="PATH", help=db_help)
     report.add_argument("--json", metavar="PATH", help="also write the report as JSON")
-    report.add_argument("--min-pass-rate", type=float, default=0.7, help="required Wilson lower bound (default 0.7)")
-    report.add_argument("--alpha", type=float, default=0.05, help="significance level of the A/B sign test")
-    report.add_argument("--min-agreement", type=float, default=0.667, help="required Krippendorff's alpha")
+    from harness.review.gate import DEFAULT_THRESHOLDS as D
+
     report.add_argument(
-        "--min-reviewers", type=int, default=2, help="distinct reviewers every answer needs (default 2)"
+        "--min-pass-rate", type=float, default=D.min_pass_rate, help=f"required Wilson lower bound ({D.min_pass_rate})"
+    )
+    report.add_argument("--alpha", type=float, default=D.alpha, help=f"level of the A/B sign test ({D.alpha})")
+    report.add_argument(
+        "--min-agreement",
+        type=float,
+        default=D.min_agreement,
+        help=f"required Krippendorff's alpha ({D.min_agreement})",
     )
     report.add_argument(
-        "--min-seconds", type=float, default=5.0, help="flag reviewers faster than this per item (default 5)"
+        "--min-reviewers", type=int, default=D.min_reviewers, help=f"distinct reviewers per answer ({D.min_reviewers})"
+    )
+    report.add_argument(
+        "--min-seconds", type=float, default=D.min_seconds, help=f"flag reviewers faster per item ({D.min_seconds:g} s)"
     )
     report.set_defaults(run=_report)
 

@@ -19,10 +19,14 @@ def select(items: list[pytest.Item], config: pytest.Config, harness: HarnessSess
         from harness.cases.collect import CaseItem
 
         shard = harness.shard
-        outside = [i for i in items if isinstance(i, CaseItem) and not shard.keeps(str(i.path.name), i.case.id)]
+        kept: list[pytest.Item] = []
+        outside: list[pytest.Item] = []
+        for item in items:  # one pass: a membership test per item would be quadratic in the case count
+            other = isinstance(item, CaseItem) and not shard.keeps(str(item.path.name), item.case.id)
+            (outside if other else kept).append(item)
         if outside:
             config.hook.pytest_deselected(items=outside)
-            items[:] = [i for i in items if i not in outside]
+            items[:] = kept
     if reuse_base:
         _skip_reused_base(items, config.rootpath, harness)
 

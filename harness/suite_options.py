@@ -98,7 +98,8 @@ def _judge(parser: pytest.Parser) -> None:
     group.addoption(
         "--judge-model",
         metavar="SPEC",
-        help="the judge: a local model directory or openai+http://HOST:PORT/v1?model=NAME (default: none, skipped)",
+        help="the judge: a local model directory or openai+http://HOST:PORT/v1?model=NAME (default: the scripted "
+        "demo:judge when the base is a demo model, else none: the judged suite is skipped)",
     )
     group.addoption(
         "--allow-self-judge",

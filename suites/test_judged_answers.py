@@ -1,7 +1,8 @@
 """Clause summaries graded by a judge model against the review rubric, calibrated by the human review.
 
-Runs only with --judge-model (a local model directory or an openai+http:// URL): the demo stack has no
-model good enough to judge, so without one these tests are skipped. Judged pass rates per rubric criterion
+The judge is --judge-model (a local model directory or an openai+http:// URL). Without it, a run on the demo
+models is judged by demo:judge, a scripted judge (harness.demo.judge: rules, since no demo model can judge),
+and a run on other models skips these tests. Judged pass rates per rubric criterion
 and the pairwise win rate appear in the summary table next to ROUGE; with human ratings in the review
 database (--review-db) or an export (--judge-labels), the pass rates are corrected by prediction-powered
 inference and judge-human agreement is reported.
@@ -18,20 +19,26 @@ from harness.records import BASE, TUNED
 DEFAULT_RUBRIC = Path(__file__).resolve().parents[1] / "fixtures" / "review" / "rubric.yaml"
 NO_JUDGE = (
     "no judge model: pass --judge-model DIR or --judge-model 'openai+http://HOST:PORT/v1?model=NAME' "
-    "(the demo has no model good enough to judge)"
+    "(only a run on the demo models gets the scripted demo:judge by default)"
 )
 
 
 @pytest.fixture(scope="module")
 def judge(request: pytest.FixtureRequest, harness_session):
     """The judge model, loaded once, refused when it is a model under evaluation (unless allowed)."""
+    from harness.demo import default_judge
     from harness.judge import Judge, check_not_self
     from harness.models.loading import LoadOptions, load_model
     from harness.review.rubric import load_rubric
 
-    spec = request.config.getoption("--judge-model")
+    spec = request.config.getoption("--judge-model") or default_judge(harness_session.config.base_model)
     if not spec:
         pytest.skip(NO_JUDGE)
+    if not request.config.getoption("--judge-model"):
+        harness_session.note(
+            f"judge: {spec}, the demo's scripted judge (rules, not a model; see harness/demo/judge_rules.py); "
+            "pass --judge-model to judge with a real model"
+        )
     model_pair = request.getfixturevalue("model_pair")  # loaded only when there is a judge
     config = harness_session.config
     rubric = load_rubric(request.config.getoption("--judge-rubric") or DEFAULT_RUBRIC)

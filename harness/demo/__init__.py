@@ -14,6 +14,12 @@ PREFIX = "demo:"
 MODELS_DIR = Path(__file__).resolve().parent / "models"
 BASE = "base"
 ADAPTERS = ("clauses", "clauses-replay")
+JUDGE = PREFIX + "judge"  # the scripted judge (harness.demo.judge), a --judge-model only
+
+
+def default_judge(base_model: str) -> str | None:
+    """The judge a run gets without --judge-model: the scripted demo judge for the demo models, else none."""
+    return JUDGE if base_model.startswith(PREFIX) else None
 
 
 def names() -> list[str]:
@@ -27,6 +33,11 @@ def model_dir(name: str, option: str = "--model") -> Path:
         directory = MODELS_DIR / BASE
     elif name in ADAPTERS:
         directory = MODELS_DIR / "adapters" / name
+    elif PREFIX + name == JUDGE:
+        raise HarnessError(
+            f"{option} {JUDGE} is the demo's scripted judge, not a model with weights",
+            hint=f"pass it as --judge-model; as {option} use one of: {', '.join(names())}",
+        )
     else:
         raise HarnessError(f"{option} {PREFIX}{name} is not a demo model", hint=f"use one of: {', '.join(names())}")
     if not directory.is_dir():

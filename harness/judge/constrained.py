@@ -75,17 +75,18 @@ def ask_choices(model: Any, prompts: Sequence[str], options: Sequence[str], cach
     found = cache.get_many(keys, _IS_GENERATION) if cache is not None else {}
     todo = [i for i, key in enumerate(keys) if key not in found]
 
-    def one(index: int) -> dict[str, Any]:
-        path, payload = choice_payload(model.server.model, prompts[index], options, chat)
-        data = model._post(path, payload)  # the backend's retries, replicas and error messages
-        choice = (data.get("choices") or [{}])[0]
+    def answer(data: Any) -> dict[str, Any]:
+        choices = data.get("choices") if isinstance(data, dict) else None
+        choice = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
         text = (choice.get("message") or {}).get("content") if chat else choice.get("text")
         return {"text": text if isinstance(text, str) else "", "n_tokens": 0, "seconds": 0.0}
 
     chunk = getattr(model, "answers_per_write", 64)
     for start in range(0, len(todo), chunk):
         part = todo[start : start + chunk]
-        answered = dict(zip((keys[i] for i in part), model._map(one, part), strict=True))
+        requests = [choice_payload(model.server.model, prompts[i], options, chat) for i in part]
+        answers = [answer(data) for data in model.post_many(requests)]  # the backend's retries and replicas
+        answered = dict(zip((keys[i] for i in part), answers, strict=True))
         if cache is not None:
             cache.put_many(answered)
         found.update(answered)

@@ -285,10 +285,16 @@ def check_recorded_base(
 def load_model(spec: str, options: LoadOptions = LoadOptions(), *, role: str = "tuned", option: str = "--model") -> Any:
     """Load one model on its own, e.g. a generator: demo:NAME, a model or adapter directory, or openai+http://...
 
-    An adapter is loaded onto the base model its adapter_config.json names.
+    An adapter is loaded onto the base model its adapter_config.json names. demo:judge is the demo's scripted
+    judge (harness.demo.judge).
     """
+    from harness.demo import JUDGE
     from harness.models.openai import SCHEME
 
+    if spec == JUDGE:
+        from harness.demo.judge import DemoJudge
+
+        return DemoJudge(role)
     if not spec.startswith(SCHEME):
         resolved = resolve_spec(spec, option, options)
         if resolved.is_adapter:

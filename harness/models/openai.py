@@ -197,6 +197,14 @@ class OpenAIModel:
         with ThreadPoolExecutor(max_workers=min(len(items), self.replicas.capacity)) as pool:
             return list(pool.map(fn, items))
 
+    def post_many(self, requests: Sequence[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """POST each (path under the base URL, JSON payload) and return the decoded answers in order.
+
+        For requests the Model protocol does not cover (e.g. a judge's constrained choice): they go out as many
+        at a time as the replicas allow, with the same retries, backoff and error messages as the model's own.
+        """
+        return self._map(lambda request: self._post(*request), list(requests))
+
     # -- Model protocol -----------------------------------------------------------------------------
 
     def generate(self, prompts: Sequence[str], settings: DecodingSettings = DecodingSettings()) -> list[Generation]:

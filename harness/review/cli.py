@@ -9,6 +9,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 DEMO_RUBRIC = Path("fixtures") / "review" / "rubric.yaml"
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -174,17 +175,33 @@ def _report(args: argparse.Namespace) -> int:
     store = ReviewStore(_db(args))
     try:
         summary = summarise(store)
+        items, ratings = (store.items(), store.ratings()) if args.judge_model else ([], [])
     finally:
         store.close()
     thresholds = ReviewThresholds(
         args.min_pass_rate, args.alpha, args.min_agreement, args.min_reviewers, args.min_seconds
     )
     verdict = decide(summary, thresholds)
-    print("\n".join(report_lines(summary, verdict, thresholds)))
+    judged = _judge_review(args.judge_model, summary, items, ratings) if args.judge_model else None
+    print("\n".join(report_lines(summary, verdict, thresholds, judged)))
     if args.json:
-        text = json.dumps(report_dict(summary, verdict, thresholds), indent=2, sort_keys=True) + "\n"
+        text = json.dumps(report_dict(summary, verdict, thresholds, judged), indent=2, sort_keys=True) + "\n"
         atomic_write_text(Path(args.json), text)
     return 0 if verdict.passed else 1
+
+
+def _judge_review(spec: str, summary: Any, items: list[Any], ratings: list[Any]) -> Any:
+    """The judge `spec` grading the reviewed answers under the review's rubric (answers kept in the response cache)."""
+    from harness.judge import Judge
+    from harness.judge.reviewed import judge_review
+    from harness.models.cache import ResponseCache
+    from harness.models.loading import LoadOptions, load_model
+
+    model = load_model(spec, LoadOptions(cache_dir=_cache_dir()), role="judge", option="--judge-model")
+    if spec in (summary.meta.candidate, summary.meta.base_model):
+        print(f"note: --judge-model {spec} is a model under review; expect it to favour its own answers")
+    judge = Judge(model, summary.meta.rubric, cache=ResponseCache(_cache_dir() / "responses.sqlite"))
+    return judge_review(judge, items, ratings)
 
 
 def private_write_text(path: Path, text: str) -> None:
@@ -301,6 +318,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     report.add_argument(
         "--min-seconds", type=float, default=D.min_seconds, help=f"flag reviewers faster per item ({D.min_seconds:g} s)"
+    )
+    report.add_argument(
+        "--judge-model",
+        metavar="SPEC",
+        help="also grade the reviewed answers with this judge (a model directory, openai+http://..., or demo:judge) "
+        "and show its agreement with the reviewers per criterion",
     )
     report.set_defaults(run=_report)
 

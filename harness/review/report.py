@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.review.gate import DEFAULT_THRESHOLDS, ReviewThresholds, ReviewVerdict, flags
 from harness.review.summary import ReviewSummary
+
+if TYPE_CHECKING:
+    from harness.judge.reviewed import ReviewAgreement
 
 
 def _number(value: float | None) -> str:
@@ -15,10 +18,31 @@ def _number(value: float | None) -> str:
     return "undef." if math.isnan(value) else f"{value:.3f}"
 
 
+def judge_lines(judged: ReviewAgreement) -> list[str]:
+    """The judge's agreement with the reviewers: kappa and the pass/fail confusion matrix per criterion."""
+    errors = sum(judged.errors.values())
+    lines = [
+        f"judge {judged.judge} ({judged.method}) on the {judged.answers} reviewed answers"
+        + (f"; {errors} grade(s) were ERROR and are left out" if errors else ""),
+        f"{'criterion':<22} {'ratings':>7} {'kappa':>7} {'kappa on grades':>15}   "
+        "human pass: judge pass/fail   human fail: judge pass/fail",
+    ]
+    for name, agreed in judged.criteria.items():
+        (pass_pass, pass_fail), (fail_pass, fail_fail) = agreed.confusion
+        lines.append(
+            f"{name:<22} {agreed.n:>7} {_number(agreed.kappa):>7} {_number(agreed.kappa_grades):>15}   "
+            f"{f'{pass_pass}/{pass_fail}':<27}  {fail_pass}/{fail_fail}"
+        )
+    return lines
+
+
 def report_lines(
-    summary: ReviewSummary, verdict: ReviewVerdict, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+    summary: ReviewSummary,
+    verdict: ReviewVerdict,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+    judged: ReviewAgreement | None = None,
 ) -> list[str]:
-    """Terminal report of a review."""
+    """Terminal report of a review (with the judge's agreement with the reviewers when `judged` is given)."""
     meta = summary.meta
     lines = [
         f"review of {meta.candidate or '?'} (base {meta.base_model or '-'}), rubric {meta.rubric.name} "
@@ -65,13 +89,18 @@ def report_lines(
             + (f" ({ab.agreement.note})" if ab.agreement.note else ""),
             f"  blinding: {summary.blinding}",
         ]
+    if judged is not None:
+        lines += ["", *judge_lines(judged)]
     lines += ["", "gate:"] + [f"  {line}" for line in verdict.checks]
     lines.append("PASSED: the review allows promotion" if verdict.passed else "FAILED: the review blocks promotion")
     return lines
 
 
 def report_dict(
-    summary: ReviewSummary, verdict: ReviewVerdict, thresholds: ReviewThresholds = DEFAULT_THRESHOLDS
+    summary: ReviewSummary,
+    verdict: ReviewVerdict,
+    thresholds: ReviewThresholds = DEFAULT_THRESHOLDS,
+    judged: ReviewAgreement | None = None,
 ) -> dict[str, Any]:
     """The same report as JSON-safe data."""
 
@@ -115,4 +144,6 @@ def report_dict(
             "agreement": agreement(summary.ab.agreement),
             "blinding": summary.blinding,
         }
+    if judged is not None:
+        data["judge"] = judged.as_dict()
     return data

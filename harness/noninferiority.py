@@ -14,10 +14,12 @@ come from one procedure per metric, so the interval and the test in a row never 
 
 - a mean of 0/1 item scores (accuracy, pass rate): Tango's score test and interval for the difference of
   paired proportions (Tango 1998, Statistics in Medicine 17:891-908; at D = 0 it is McNemar's test);
-- any other mean, and corpus statistics (BLEU, macro F1, perplexity): a paired bootstrap of the
-  statistic itself (the same item draws for both models) with Efron's bias-corrected and accelerated
-  (BCa) bounds, which stay accurate for skewed scores, and p-values by inverting those bounds;
-- items grouped in clusters (an eval set's `cluster` field): the same bootstrap drawing whole clusters.
+- any other mean (ROUGE, length, a clustered pass rate): a studentized paired bootstrap (bootstrap-t) of
+  the mean drop, whose bounds stay accurate for skewed scores on small samples;
+- corpus statistics (BLEU, macro F1, perplexity): a paired bootstrap of the statistic itself (the same
+  item draws for both models) with Efron's bias-corrected and accelerated (BCa) bounds, and p-values by
+  inverting those bounds;
+- items grouped in clusters (an eval set's `cluster` field): the same bootstraps drawing whole clusters.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class MarginTest:
     sd: float  # standard deviation of the per-item drop, for sample-size planning
     better_rate: float = math.nan  # 0/1 items: share where only the candidate is right (for Tango's power)
     p_fail_adjusted: float = math.nan  # after the run-wide multiplicity correction
+    detectable: float = math.nan  # the drop FAILed with 80% power, when the procedure states its own
 
     @property
     def verdict(self) -> str:
@@ -70,9 +73,12 @@ class MarginTest:
     def minimum_detectable_drop(self) -> float:
         """The true drop this comparison FAILs with 80% power: the margin plus what its noise hides.
 
-        For 0/1 items, solved from the power of Tango's test itself (its null and alternative variances
-        differ); otherwise the normal approximation margin + (z[1-alpha] + z[0.8]) * sd / sqrt(n).
+        The studentized bootstrap states its own, from its draws; for 0/1 items it is solved from the power
+        of Tango's test itself (its null and alternative variances differ); otherwise (BCa) the normal
+        approximation margin + (z[1-alpha] + z[0.8]) * sd / sqrt(n).
         """
+        if not math.isnan(self.detectable):
+            return self.detectable
         if self.method == TANGO:
             from scipy.optimize import brentq
 
@@ -113,12 +119,13 @@ def _good(result: MetricResult, ids: Sequence[str]) -> np.ndarray:
 # -- Tango's score test for paired proportions ---------------------------------------------------------
 
 
-# Evidence of a drop beyond delta (b - c - n delta > 0) is shrunk by three quarters of a pair. The plain
-# score test FAILs too often on few discordant pairs (6.6% at a true drop equal to the margin, 50 items);
-# a whole pair each way (Edwards' correction for McNemar) makes the intervals too wide (98.9% coverage).
-# Correcting the FAIL side only keeps false FAILs under alpha and coverage near 95%
-# (bench/bench_gate_statistics.py); the PASS side needs none (2.9% false PASSes at twice the margin).
-CONTINUITY = 0.75
+# Evidence of a drop beyond delta (b - c - n delta > 0) is shrunk by 0.6 of a pair. The plain score test
+# FAILs too often on few discordant pairs (6.6% at a true drop equal to the margin, 50 items); a whole pair
+# each way (Edwards' correction for McNemar) makes the intervals too wide (98.9% coverage), and 0.75 of a
+# pair still over-covers on 5-10 discordant pairs (97.0%). At 0.6, simulated with 4,000 runs per cell
+# (bench/bench_gate_statistics.py's model), false FAILs at the margin are 3.6-5.0% for 50-1,000 items and
+# 95% coverage 94.7-96.8%; the PASS side needs none (under 1% false PASSes at twice the margin).
+CONTINUITY = 0.6
 
 
 def _tango_variance(worse: float, better: float, n: float, delta: float) -> float:
@@ -245,6 +252,74 @@ def _bootstrap_test(
     return drop, (float(lower), float(upper)), p_fail, 1.0 - p_fail, draws.method + " (BCa)", draws.units, sd
 
 
+# -- studentized paired bootstrap of a mean ---------------------------------------------------------------
+
+
+def _ratio_and_se(sums: np.ndarray, units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean drop (a ratio of sums over units) and its linearized standard error, per row of unit sums.
+
+    Columns: y, x, y*y, x*y, x*x per unit (y: the unit's summed drop, x: its items; x = 1 without clusters),
+    so a cluster resample and an item resample share one formula (the ratio estimator's delta method).
+    """
+    y, x, yy, xy, xx = (sums[:, k] for k in range(5))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = y / x
+        residual = np.maximum(yy - 2 * ratio * xy + ratio * ratio * xx, 0.0)
+        se = np.sqrt(residual * units / max(units - 1, 1)) / x
+    return ratio, se
+
+
+def _studentized_test(
+    reference: MetricResult,
+    candidate: MetricResult,
+    ids: Sequence[str],
+    margin: float,
+    alpha: float,
+    clusters: Mapping[str, str] | None,
+    n_resamples: int,
+    seed: int,
+):
+    """Bootstrap-t test of a mean drop: the distribution of (resampled mean - mean) / its own SE.
+
+    Studentizing makes the bounds second-order accurate for skewed scores (Hall 1988), where percentile and
+    BCa bounds of a mean run short on small samples. The smallest drop the test FAILs with 80% power comes
+    from the same draws: the test FAILs at a true drop D when D > margin + c * SE - (mean - D), and the
+    resampled (mean* - mean, SE*) stand in for (mean - D, SE), skew and all.
+    """
+    from harness.stats import group_rows, resampled_sums
+
+    drops = _good(reference, ids) - _good(candidate, ids)
+    rows = np.column_stack([drops, np.ones(len(ids))])
+    method = "studentized bootstrap of the mean"
+    if clusters:
+        rows = group_rows(rows, ids, clusters)
+        method = f"studentized cluster bootstrap of the mean ({len(rows)} clusters)"
+    y, x = rows[:, 0], rows[:, 1]
+    units = len(rows)
+    moments = np.column_stack([y, x, y * y, x * y, x * x])
+    observed_drop, observed_se = (float(v[0]) for v in _ratio_and_se(moments.sum(axis=0)[None, :], units))
+    drop = round(observed_drop, 12) + 0.0
+    sd = observed_se * math.sqrt(units)
+    if not observed_se > 1e-12 or units < 2:  # every unit drops by the same amount: nothing to resample
+        beyond, within = drop > margin, drop < margin
+        return drop, (drop, drop), float(not beyond), float(not within), method, units, sd, drop
+    resampled = resampled_sums(moments, n_resamples=n_resamples, seed=seed)
+    means, ses = _ratio_and_se(resampled, units)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(ses > 0, (means - observed_drop) / ses, np.sign(means - observed_drop) * np.inf)
+    t = t[~np.isnan(t)]
+    statistic = (observed_drop - margin) / observed_se
+    b = t.size
+    p_fail = (1.0 + np.sum(t >= statistic)) / (b + 1.0)
+    p_pass = (1.0 + np.sum(t <= statistic)) / (b + 1.0)
+    upper_t, lower_t = np.quantile(t, [1 - alpha, alpha])
+    bounds = (observed_drop - upper_t * observed_se, observed_drop - lower_t * observed_se)
+    finite = np.isfinite(ses)
+    detectable = margin + upper_t * ses[finite] - (means[finite] - observed_drop)
+    mde = float(np.quantile(detectable, POWER)) if detectable.size else math.inf
+    return drop, (float(bounds[0]), float(bounds[1])), float(p_fail), float(p_pass), method, units, sd, mde
+
+
 def margin_test(
     candidate: MetricResult,
     reference: MetricResult,
@@ -265,14 +340,20 @@ def margin_test(
         raise HarnessError(f"the allowed drop must be a finite number >= 0, got {margin}")
     ids = check_same_items(candidate, reference)
     binary = candidate.is_binary and reference.is_binary and is_mean_of_items(candidate, reference)
-    better_rate = math.nan
+    better_rate = detectable = math.nan
     if binary and not clusters:
         drop, bounds, p_fail, p_pass, method, n, sd, better_rate = _tango_test(reference, candidate, ids, margin, alpha)
+    elif is_mean_of_items(candidate, reference):
+        drop, bounds, p_fail, p_pass, method, n, sd, detectable = _studentized_test(
+            reference, candidate, ids, margin, alpha, clusters, n_resamples, seed
+        )
     else:
         drop, bounds, p_fail, p_pass, method, n, sd = _bootstrap_test(
             reference, candidate, ids, margin, alpha, clusters, n_resamples, seed
         )
-    return MarginTest(reference_name, drop, bounds, margin, alpha, p_fail, p_pass, method, n, sd, better_rate)
+    return MarginTest(
+        reference_name, drop, bounds, margin, alpha, p_fail, p_pass, method, n, sd, better_rate, detectable=detectable
+    )
 
 
 def adjust(tests: Sequence[MarginTest], method: str = "holm") -> list[MarginTest]:

@@ -51,7 +51,11 @@ def _signed(x: float) -> str:
 
 
 def _short_method(method: str) -> str:
-    return "Tango" if method.startswith("Tango") else "cluster bootstrap" if "cluster" in method else "bootstrap"
+    """The procedure's name in a table cell: Tango, bootstrap-t or BCa bootstrap, over items or clusters."""
+    if method.startswith("Tango"):
+        return "Tango"
+    kind = "bootstrap-t" if method.startswith("studentized") else "BCa bootstrap"
+    return f"cluster {kind}" if "cluster" in method else kind
 
 
 def _margin_cell(test: MarginTest, higher_is_better: bool) -> str:

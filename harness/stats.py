@@ -295,7 +295,7 @@ class DeltaDraws:
     units: int  # what was resampled: items, or clusters of items
 
 
-def _group_rows(rows: np.ndarray, ids: Sequence[str], clusters: Mapping[str, str]) -> np.ndarray:
+def group_rows(rows: np.ndarray, ids: Sequence[str], clusters: Mapping[str, str]) -> np.ndarray:
     """Per-cluster sums of additive per-item rows (clusters in first-seen order)."""
     missing = [i for i in ids if i not in clusters]
     if missing:
@@ -348,7 +348,7 @@ def paired_delta_draws(
     # difference and its bootstrap draws then agree exactly when nothing changed.
     delta = float(np.asarray(statistic(additive_rows.sum(axis=0)[None, :]))[0])
     if clusters:
-        rows, transform = _group_rows(additive_rows, ids, clusters), None
+        rows, transform = group_rows(additive_rows, ids, clusters), None
         additive_rows = rows
         method = f"cluster bootstrap of the {what} ({len(rows)} clusters)"
     else:

@@ -178,7 +178,7 @@ def test_clustered_items_are_resampled_by_cluster(pytester, run_on_tiny):
     )
     report = json.loads((pytester.path / "gate.json").read_text())
     [test] = report["metrics"][0]["margin_tests"]
-    assert test["method"].startswith("cluster bootstrap of the mean (10 clusters)"), result.stdout.str()
+    assert test["method"] == "studentized cluster bootstrap of the mean (10 clusters)", result.stdout.str()
     assert test["n"] == 10
 
 

@@ -282,9 +282,8 @@ def _studentized_test(
     """Bootstrap-t test of a mean drop: the distribution of (resampled mean - mean) / its own SE.
 
     Studentizing makes the bounds second-order accurate for skewed scores (Hall 1988), where percentile and
-    BCa bounds of a mean run short on small samples. The smallest drop the test FAILs with 80% power comes
-    from the same draws: the test FAILs at a true drop D when D > margin + c * SE - (mean - D), and the
-    resampled (mean* - mean, SE*) stand in for (mean - D, SE), skew and all.
+    BCa bounds of a mean run short on small samples. The smallest drop it FAILs with 80% power is
+    studentized_detectable_drop at this test's own critical value.
     """
     from harness.stats import group_rows, resampled_sums
 
@@ -314,10 +313,42 @@ def _studentized_test(
     p_pass = (1.0 + np.sum(t <= statistic)) / (b + 1.0)
     upper_t, lower_t = np.quantile(t, [1 - alpha, alpha])
     bounds = (observed_drop - upper_t * observed_se, observed_drop - lower_t * observed_se)
-    finite = np.isfinite(ses)
-    detectable = margin + upper_t * ses[finite] - (means[finite] - observed_drop)
-    mde = float(np.quantile(detectable, POWER)) if detectable.size else math.inf
+    linearized = (y - observed_drop * x) * units / x.sum()  # each unit's share of the mean's error
+    mde = studentized_detectable_drop(linearized, margin, float(upper_t))
     return drop, (float(bounds[0]), float(bounds[1])), float(p_fail), float(p_pass), method, units, sd, mde
+
+
+def studentized_detectable_drop(scores: np.ndarray, margin: float, critical: float) -> float:
+    """detectable_drop for per-unit (item or cluster) contributions whose mean is the drop's estimate.
+
+    The cumulants are estimated without bias (k-statistics).
+    """
+    from scipy.stats import kstat
+
+    if len(scores) < 4:
+        return math.inf
+    k2, k3, k4 = (float(kstat(scores, order)) for order in (2, 3, 4))
+    return detectable_drop(len(scores), k2, k3, k4, margin, critical)
+
+
+def detectable_drop(n: int, k2: float, k3: float, k4: float, margin: float, critical: float) -> float:
+    """The true mean drop at which `mean - critical * SE > margin` (the studentized FAIL rule) holds 80% of the time.
+
+    For n units whose scores have cumulants k2 (variance), k3 and k4. The rule compares W = mean - critical * SE
+    with the margin, so the drop is margin + critical * SE + z[0.8] * sd(W), with
+    Var(W) = Var(mean) + critical^2 Var(SE) - 2 critical Cov(mean, SE) by the delta method, from
+    Var(s^2) = (mu4 - sigma^4 (n - 3) / (n - 1)) / n and Cov(mean, s^2) = mu3 / n. In skewed scores the SE moves
+    with the mean: scores with a long low tail lose power (a low mean comes with a large SE), which a normal
+    approximation does not see.
+    """
+    if not k2 > 0 or n < 4:
+        return math.inf
+    mu4 = k4 + 3.0 * k2 * k2
+    se = math.sqrt(k2 / n)
+    var_se = max((mu4 - k2 * k2 * (n - 3) / (n - 1)) / n, 0.0) / (4.0 * k2 * n)
+    cov_mean_se = k3 / (2.0 * math.sqrt(k2) * n * math.sqrt(n))
+    var_w = max(se * se + critical * critical * var_se - 2.0 * critical * cov_mean_se, 0.0)
+    return margin + critical * se + NormalDist().inv_cdf(POWER) * math.sqrt(var_w)
 
 
 def margin_test(

@@ -297,17 +297,20 @@ def _studentized_test(
         method = f"studentized cluster bootstrap of the mean ({len(rows)} clusters)"
     y, x = rows[:, 0], rows[:, 1]
     units = len(rows)
-    moments = np.column_stack([y, x, y * y, x * y, x * x])
-    observed_drop, observed_se = (float(v[0]) for v in _ratio_and_se(moments.sum(axis=0)[None, :], units))
+    observed_drop = float(y.sum() / x.sum())
     drop = round(observed_drop, 12) + 0.0
+    # Centred on the observed mean before any sum of squares is taken: the spread is then computed from the
+    # errors themselves, not as a small difference of large sums (which leaves float noise for a spread of 0).
+    centred = y - observed_drop * x
+    if units < 2 or np.all(np.abs(centred) <= 1e-12 * max(1.0, float(np.abs(y).max()))):
+        beyond, within = drop > margin, drop < margin  # every unit drops by the same amount: nothing to resample
+        return drop, (drop, drop), float(not beyond), float(not within), method, units, 0.0, None
+    moments = np.column_stack([centred, x, centred * centred, x * centred, x * x])
+    observed_se = float(_ratio_and_se(moments.sum(axis=0)[None, :], units)[1][0])
     sd = observed_se * math.sqrt(units)
-    if not observed_se > 1e-12 or units < 2:  # every unit drops by the same amount: nothing to resample
-        beyond, within = drop > margin, drop < margin
-        return drop, (drop, drop), float(not beyond), float(not within), method, units, sd, drop
-    resampled = resampled_sums(moments, n_resamples=n_resamples, seed=seed)
-    means, ses = _ratio_and_se(resampled, units)
+    shifts, ses = _ratio_and_se(resampled_sums(moments, n_resamples=n_resamples, seed=seed), units)
     with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(ses > 0, (means - observed_drop) / ses, np.sign(means - observed_drop) * np.inf)
+        t = np.where(ses > 0, shifts / ses, np.sign(shifts) * np.inf)  # (resampled mean - mean) / its SE
     t = t[~np.isnan(t)]
     statistic = (observed_drop - margin) / observed_se
     b = t.size
@@ -315,7 +318,7 @@ def _studentized_test(
     p_pass = (1.0 + np.sum(t <= statistic)) / (b + 1.0)
     upper_t, lower_t = np.quantile(t, [1 - alpha, alpha])
     bounds = (observed_drop - upper_t * observed_se, observed_drop - lower_t * observed_se)
-    linearized = (y - observed_drop * x) * units / x.sum()  # each unit's share of the mean's error
+    linearized = centred * units / x.sum()  # each unit's share of the mean's error
     mde = partial(studentized_detectable_drop, linearized, margin, float(upper_t), seed=seed)
     return drop, (float(bounds[0]), float(bounds[1])), float(p_fail), float(p_pass), method, units, sd, mde
 

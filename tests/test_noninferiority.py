@@ -211,3 +211,26 @@ def test_items_needed_grows_as_the_margin_shrinks():
     narrow = margin_test(*results(base, tuned), 0.02, reference_name="base")
     assert narrow.items_needed() > wide.items_needed() > 0
     assert narrow.minimum_detectable_drop > narrow.margin
+
+
+def test_a_constant_difference_is_exact_even_with_float_noise():
+    """Every item 0.02 better (0.5 + 0.01 k vs 0.52 + 0.01 k, not exact in binary): a PASS with no spread."""
+    base = np.array([0.5 + 0.01 * k for k in range(40)])
+    tuned = np.array([0.52 + 0.01 * k for k in range(40)])
+    test = margin_test(*results(base, tuned), 0.1, reference_name="base")
+    assert test.verdict == PASS
+    assert test.drop == pytest.approx(-0.02) and test.bounds == (test.drop, test.drop)
+    assert test.minimum_detectable_drop == pytest.approx(0.1)
+
+
+@given(st.floats(-0.3, 0.3), st.integers(0, 2**16))
+def test_shifting_every_drop_shifts_the_bounds_alike(shift, seed):
+    """The studentized bounds move with the data: drops all larger by s give bounds larger by s."""
+    rng = np.random.default_rng(seed)
+    base = rng.beta(2, 3, 60)
+    tuned = base - rng.gamma(2.0, 0.05, 60)
+    plain = margin_test(*results(base, tuned), 0.05, reference_name="base", n_resamples=500)
+    shifted = margin_test(*results(base, tuned - shift), 0.05, reference_name="base", n_resamples=500)
+    assert shifted.drop == pytest.approx(plain.drop + shift, abs=1e-9)
+    assert shifted.bounds[0] == pytest.approx(plain.bounds[0] + shift, abs=1e-9)
+    assert shifted.bounds[1] == pytest.approx(plain.bounds[1] + shift, abs=1e-9)

@@ -1,6 +1,6 @@
 """Benchmark: the gate's verdicts against known truth, by simulation through the real gate code.
 
-Run: python bench/bench_gate_statistics.py [--replications 1000] [--resamples 2000]
+Run: python bench/bench_gate_statistics.py [--replications 2000] [--resamples 2000] [--markdown]
 
 Each replication draws paired per-item scores for a base and a tuned model whose true drop is known,
 wraps them as MetricRecords and calls harness.gate.evaluate with `max_drop_vs_base = MARGIN, alpha = 0.05`,
@@ -11,13 +11,17 @@ exactly as a suite's record_metric would. Two kinds of per-item scores:
 - continuous (e.g. sentence ROUGE): tuned = base - drop + skewed noise (a gamma-shaped error, SD 0.2).
 
 Cells: n in {50, 100, 300, 1000}, true drop in {0, margin, MDE, 2 x margin}, where MDE is the drop the gate
-states it FAILs with 80% power (MarginTest.minimum_detectable_drop for the simulation's true parameters).
-Measured: the share of runs that FAIL, PASS or are INCONCLUSIVE; coverage of the 95% interval (the same
+states it FAILs with 80% power (MarginTest.minimum_detectable_drop, see stated_mde).
+Each replication seeds the gate's bootstrap with its own number (the config's `seed`), so the rates are
+those of the procedure, not of one fixed set of resamples. Measured: the share of runs that FAIL, PASS or are
+INCONCLUSIVE; coverage of the 95% interval (the same
 procedure at alpha = 0.025 per side); and with 20 gated metrics at a true drop equal to the margin, the
 share of runs in which any metric FAILs after the Holm correction.
 
 Targets: false-FAIL at drop = margin <= alpha; false-PASS at drop = 2 x margin <= alpha; coverage in
-[0.93, 0.97]; FAIL rate at the stated MDE >= 0.8; run-level false-FAIL with 20 metrics <= alpha.
+[0.93, 0.97]; FAIL rate at the stated MDE >= 0.8; run-level false-FAIL with 20 metrics <= alpha. Each is
+marked ok, "ok (MC)" when it misses by less than two Monte Carlo standard errors of the simulated rate
+(what an exact procedure does half the time at its boundary), or OFF.
 """
 
 from __future__ import annotations
@@ -45,21 +49,23 @@ NOISE_SD = 0.20
 SIZES = (50, 100, 300, 1000)
 
 
-def true_sd(kind: str, drop: float) -> float:
-    """SD of the per-item drop under the simulation model."""
-    if kind == "binary":
-        discordant = P_DISAGREE + drop
-        return math.sqrt(discordant - drop * drop)
-    return NOISE_SD
+def stated_mde(kind: str, n: int, resamples: int) -> float:
+    """The drop the harness states it FAILs with 80% power.
 
-
-def stated_mde(kind: str, n: int) -> float:
-    """The drop the harness states it FAILs with 80% power, for the simulation's true parameters."""
+    0/1 items: Tango's power at the simulation's true discordance. Continuous items: the studentized
+    bootstrap states it from each run's own draws, so this is its median over 200 runs at a drop equal to
+    the margin, as a user would read it off the report.
+    """
     if kind == "binary":
         test = MarginTest("base", 0.0, (0, 0), MARGIN, ALPHA, 1, 1, TANGO, n, 0.0, better_rate=P_DISAGREE / 2)
-    else:
-        test = MarginTest("base", 0.0, (0, 0), MARGIN, ALPHA, 1, 1, "bootstrap", n, true_sd(kind, MARGIN))
-    return test.minimum_detectable_drop
+        return test.minimum_detectable_drop
+    rng = np.random.default_rng(zlib.crc32(f"pilot|{n}".encode()))
+    stated = []
+    for run in range(200):
+        tuned, base = (r.result for r in records("m", *draw(kind, n, MARGIN, rng))[::-1])
+        test = margin_test(tuned, base, MARGIN, reference_name="base", n_resamples=resamples, seed=run)
+        stated.append(test.minimum_detectable_drop)
+    return float(np.median(stated))
 
 
 def draw(kind: str, n: int, drop: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -92,17 +98,12 @@ def cell(kind: str, n: int, drop: float, reps: int, resamples: int, seed: int) -
     rng = np.random.default_rng(seed)
     counts = {FAIL: 0, PASS: 0, "INCONCLUSIVE": 0}
     covered = 0
-    for _ in range(reps):
-        base, tuned = draw(kind, n, drop, rng)
-        [verdict] = evaluate(records("m", base, tuned), {}, {}, n_resamples=resamples)
+    for run in range(reps):
+        recs = records("m", *draw(kind, n, drop, rng))
+        [verdict] = evaluate(recs, {}, {}, n_resamples=resamples, seed=run)
         counts[verdict.status] += 1
         wide = margin_test(
-            records("m", base, tuned)[1].result,
-            records("m", base, tuned)[0].result,
-            MARGIN,
-            reference_name="base",
-            alpha=0.025,
-            n_resamples=resamples,
+            recs[1].result, recs[0].result, MARGIN, reference_name="base", alpha=0.025, n_resamples=resamples, seed=run
         )
         covered += wide.bounds[0] <= drop <= wide.bounds[1]
     return {k: v / reps for k, v in counts.items()} | {"coverage": covered / reps}
@@ -112,61 +113,96 @@ def run_level(kind: str, n: int, metrics: int, reps: int, resamples: int, seed: 
     """Share of runs with `metrics` gated metrics, each at a true drop equal to the margin, that FAIL."""
     rng = np.random.default_rng(seed)
     failed = 0
-    for _ in range(reps):
+    for run in range(reps):
         recs = []
         for k in range(metrics):
             recs += records(f"m{k:02d}", *draw(kind, n, MARGIN, rng))
-        verdicts = evaluate(recs, {}, {}, n_resamples=resamples)
+        verdicts = evaluate(recs, {}, {}, n_resamples=resamples, seed=run)
         failed += any(v.status == FAIL for v in verdicts)
     return failed / reps
 
 
+def judged(rate: float, reps: int, low: float, high: float) -> str:
+    """'ok' inside [low, high]; 'ok (MC)' outside by less than two Monte Carlo standard errors; else 'OFF'.
+
+    A procedure that is exact at the boundary (a FAIL rate of exactly alpha at the margin) lands above it in
+    half of all simulations; two standard errors of the simulated rate tell that from a real miss.
+    """
+    if low <= rate <= high:
+        return "ok"
+    target = low if rate < low else high
+    slack = 2 * math.sqrt(max(target * (1 - target), 1e-12) / reps)
+    return "ok (MC)" if low - slack <= rate <= high + slack else "OFF"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--replications", type=int, default=1000)
+    parser.add_argument("--replications", type=int, default=2000)
     parser.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples per test")
+    parser.add_argument("--kinds", default="binary,continuous", help="comma-separated: binary, continuous")
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="comma-separated numbers of items")
+    parser.add_argument(
+        "--drops",
+        default="0,margin,mde,2xmargin",
+        help="comma-separated true drops to simulate: 0, margin, mde, 2xmargin",
+    )
+    parser.add_argument("--no-run-level", action="store_true", help="leave out the 20-metric run-level simulation")
+    parser.add_argument("--markdown", action="store_true", help="print the table as the README's markdown")
     args = parser.parse_args()
     reps = args.replications
+    kinds = args.kinds.split(",")
     started = time.perf_counter()
-    rows = []
-    met_all = True
+    verdicts: list[str] = []
     print(f"margin {MARGIN}, alpha {ALPHA}, {reps} replications per cell, {args.resamples} bootstrap resamples")
-    print(f"{'scores':<11} {'n':>5} {'true drop':>14} {'FAIL':>6} {'PASS':>6} {'INCONC':>6} {'cover95':>7}  check")
-    for kind in ("binary", "continuous"):
-        for n in SIZES:
-            mde = stated_mde(kind, n)
-            for label, drop in (("0", 0.0), ("margin", MARGIN), (f"MDE {mde:.3f}", mde), ("2 x margin", 2 * MARGIN)):
+    if args.markdown:
+        print("| scores | n | true drop | FAIL | PASS | INCONCLUSIVE | 95% coverage | targets |")
+        print("|---|---|---|---|---|---|---|---|")
+    else:
+        print(f"{'scores':<11} {'n':>5} {'true drop':>14} {'FAIL':>6} {'PASS':>6} {'INCONC':>6} {'cover95':>7}  check")
+    for kind in kinds:
+        for n in map(int, args.sizes.split(",")):
+            mde = stated_mde(kind, n, args.resamples) if "mde" in args.drops else math.nan
+            true_drops = {"0": ("0", 0.0), "margin": ("margin", MARGIN), "mde": (f"MDE {mde:.3f}", mde)}
+            true_drops["2xmargin"] = ("2 x margin", 2 * MARGIN)
+            for label, drop in (true_drops[name] for name in args.drops.split(",")):
                 seed = zlib.crc32(f"{kind}|{n}|{label}".encode())
                 result = cell(kind, n, drop, reps, args.resamples, seed)
-                checks = [0.93 <= result["coverage"] <= 0.97]
-                note = f"coverage {'ok' if checks[0] else 'OFF'}"
+                checks = [("coverage", judged(result["coverage"], reps, 0.93, 0.97))]
                 if label == "margin":
-                    checks.append(result[FAIL] <= ALPHA)
-                    note += f"; false FAIL {'<=' if checks[-1] else '>'} alpha"
+                    checks.append(("false FAIL <= alpha", judged(result[FAIL], reps, 0.0, ALPHA)))
                 if label == "2 x margin":
-                    checks.append(result[PASS] <= ALPHA)
-                    note += f"; false PASS {'<=' if checks[-1] else '>'} alpha"
+                    checks.append(("false PASS <= alpha", judged(result[PASS], reps, 0.0, ALPHA)))
                 if label.startswith("MDE"):
-                    checks.append(result[FAIL] >= 0.8)
-                    note += f"; power {'>=' if checks[-1] else '<'} 0.8"
-                met_all &= all(checks)
-                rows.append((kind, n, label, result))
-                print(
-                    f"{kind:<11} {n:>5} {label:>14} {result[FAIL]:>6.3f} {result[PASS]:>6.3f} "
-                    f"{result['INCONCLUSIVE']:>6.3f} {result['coverage']:>7.3f}  {note}",
-                    flush=True,
-                )
-    for kind in ("binary", "continuous"):
-        rate = run_level(kind, 300, 20, reps, args.resamples, seed=7)
-        ok = rate <= ALPHA
-        met_all &= ok
+                    checks.append(("power >= 0.8", judged(result[FAIL], reps, 0.8, 1.0)))
+                verdicts += [v for _, v in checks]
+                note = "; ".join(f"{what} {v}" for what, v in checks)
+                cells = [kind, n, label, result[FAIL], result[PASS], result["INCONCLUSIVE"], result["coverage"], note]
+                if args.markdown:
+                    print(
+                        "| " + " | ".join(f"{c:.3f}" if isinstance(c, float) else str(c) for c in cells) + " |",
+                        flush=True,
+                    )
+                else:
+                    print(
+                        f"{kind:<11} {n:>5} {label:>14} {result[FAIL]:>6.3f} {result[PASS]:>6.3f} "
+                        f"{result['INCONCLUSIVE']:>6.3f} {result['coverage']:>7.3f}  {note}",
+                        flush=True,
+                    )
+    for kind in [] if args.no_run_level else kinds:
+        rate = run_level(kind, 300, 20, reps // 2, args.resamples, seed=7)
+        verdict = judged(rate, reps // 2, 0.0, ALPHA)
+        verdicts.append(verdict)
         print(
-            f"20 gated {kind} metrics, n=300, each at drop = margin: run-level false FAIL {rate:.3f} "
-            f"({'<=' if ok else '>'} alpha, Holm)",
+            f"- 20 gated {kind} metrics, n=300, each at a true drop equal to the margin ({reps // 2} runs): "
+            f"run-level false FAIL {rate:.3f} (<= alpha after Holm: {verdict})",
             flush=True,
         )
-    print(f"all targets met: {'yes' if met_all else 'NO'} ({time.perf_counter() - started:.0f} s)")
-    return 0 if met_all else 1
+    strict, within = verdicts.count("ok"), verdicts.count("ok (MC)")
+    print(
+        f"targets: {strict} of {len(verdicts)} met, {within} more within Monte Carlo error, "
+        f"{len(verdicts) - strict - within} missed ({time.perf_counter() - started:.0f} s)"
+    )
+    return 0 if strict + within == len(verdicts) else 1
 
 
 if __name__ == "__main__":

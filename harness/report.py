@@ -18,7 +18,7 @@ from harness.atomic import atomic_write_text
 from harness.environment import summary_line
 from harness.gate import Verdict
 from harness.metrics.result import MetricResult
-from harness.noninferiority import INCONCLUSIVE, MarginTest
+from harness.noninferiority import INCONCLUSIVE, PASS, MarginTest
 from harness.records import BASE, PROMOTED, result_to_dict
 from harness.terminal import ReportLine
 
@@ -88,11 +88,14 @@ def _delta(
 
 
 def verdict_label(verdict: Verdict) -> str:
+    """FAIL / INCONCLUSIVE / PASS with the direction vs base; "reported" for a metric no rule gates, so a drop
+    that nothing checks never reads as a pass."""
     if verdict.not_measured:
         return "FAIL (not measured)"
     if verdict.tuned is None:
         return "base only"
-    return verdict.status + f" ({verdict.direction})" * (verdict.direction != "-")
+    status = verdict.status if verdict.rule.gates or verdict.status != PASS else "reported"
+    return status + f" ({verdict.direction})" * (verdict.direction != "-")
 
 
 def table_rows(verdicts: Sequence[Verdict], *, ci: bool = True) -> list[list[str]]:
@@ -325,7 +328,7 @@ def as_json(verdicts: Sequence[Verdict], evidence: Mapping[str, Any] | None = No
         "passed": all(v.passed for v in verdicts),
         "metrics": [
             {
-                "gated": bool(_rule_dict(v)),
+                "gated": v.rule.gates,
                 "rule": _rule_dict(v),
                 "source": sources.get(f"{v.suite}::{v.metric}", {}),
                 "suite": v.suite,

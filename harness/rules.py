@@ -95,6 +95,12 @@ class GateRule:
         return cls(**values)
 
     @property
+    def gates(self) -> bool:
+        """Whether the rule checks anything: a floor, a ceiling or an allowed drop (alpha alone checks nothing)."""
+        limits = (self.floor, self.floor_lower_bound, self.ceiling, self.max_drop_vs_base, self.max_drop_vs_promoted)
+        return any(limit is not None for limit in limits)
+
+    @property
     def level(self) -> float:
         """The significance level of this rule's tests: its alpha, else DEFAULT_ALPHA."""
         return DEFAULT_ALPHA if self.alpha is None else self.alpha

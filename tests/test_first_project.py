@@ -121,7 +121,7 @@ def test_a_malformed_eval_file_is_listed_as_not_measured(pytester, run_on_tiny) 
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            "*test_suite.py*other_accuracy*PASS (same)",
+            "*test_suite.py*other_accuracy*reported (same)",
             "*test_suite.py*test_probe_accuracy*FAIL (not measured)",
             "FAIL test_probe_accuracy was not measured on the base model: HarnessError: *probes.jsonl*line 2*",
             "FAIL test_probe_accuracy was not measured on the tuned model: HarnessError: *probes.jsonl*line 2*",

@@ -52,8 +52,8 @@ def test_summary_table_says_better_worse_or_same(pytester, run):
         [
             "*promotion gate: tuned vs base and promoted*",
             "suite*metric*base*promoted*tuned*delta vs base*verdict*",
-            "test_suite.py*general_accuracy*0.900 [[]0.800, 1.000]*0.250*-0.650 [[]*p<0.0001*PASS (worse)",
-            "test_suite.py*steady_metric*0.500*0.500*+0.000*p=1*PASS (same)",
+            "test_suite.py*general_accuracy*0.900 [[]0.800, 1.000]*0.250*-0.650 [[]*p<0.0001*reported (worse)",
+            "test_suite.py*steady_metric*0.500*0.500*+0.000*p=1*reported (same)",
         ]
     )
 
